@@ -1,0 +1,13 @@
+"""Data set loaders.
+
+- :func:`load_multiview`: the six multi-view benchmark files (3Sources, BBCSport, CiteSeer,
+  MSRC_v1, Reuters, UCI_Digits) read from ``<data_home>/multiview/<name>.mat``.
+- :func:`load_digits_multiview`: the embedded default, scikit-learn's bundled handwritten
+  digits turned into four genuinely different feature views computed here.
+- :func:`list_multiview`: which benchmark files are found under a data home.
+"""
+
+from ._digits import load_digits_multiview
+from ._multiview import MULTIVIEW_DATASETS, list_multiview, load_multiview
+
+__all__ = ["load_multiview", "load_digits_multiview", "list_multiview", "MULTIVIEW_DATASETS"]

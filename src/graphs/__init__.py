@@ -1,0 +1,1 @@
+"""Multi-view graph learning with consistency and inconsistency (work in progress)."""

@@ -1,0 +1,1 @@
+"""Exact operator norms of convolution and linear layers (work in progress)."""

@@ -1,0 +1,1 @@
+"""Quantization-threshold solvers and the N2UQ quantizer (work in progress)."""
