@@ -30,6 +30,7 @@ test-fast: $(VENV)/.test-installed
 
 # Benchmark peer that cannot be a declared dependency (it pins an unbuildable matplotlib).
 peers: $(VENV)/.test-installed
+	$(PIP) install seaborn
 	$(PIP) install --no-deps "mvlearn==0.5.0"
 
 bench: $(VENV)/.test-installed

@@ -7,9 +7,10 @@ Subcommands
 ``demo``
     The main job on embedded real data (scikit-learn's digits seen as four views).
 
-Each subpackage may add subcommands: a module named in ``_SUBCOMMAND_MODULES`` defines
-``register(subparsers)``, which adds its parsers and sets ``func`` on them. Those modules
-import their heavy dependencies (torch, for instance) only when their command runs.
+Each subpackage may add subcommands: its private module ``_cli`` (``normgraph.graphs._cli``,
+for instance) defines ``register(subparsers)``, which adds its parsers and sets ``func`` on
+them. Those modules import their heavy dependencies (torch, for instance) only when their
+command runs.
 """
 
 from __future__ import annotations
@@ -22,8 +23,17 @@ from ._version import __version__
 
 __all__ = ["main", "build_parser"]
 
-# Modules that contribute subcommands; each defines ``register(subparsers)``.
-_SUBCOMMAND_MODULES: tuple[str, ...] = ()
+# Subpackages that may contribute subcommands through a ``_cli`` module.
+_SUBCOMMAND_PACKAGES = ("graphs", "norms", "quant", "nn")
+
+
+def _subcommand_modules():
+    import importlib.util
+
+    for area in _SUBCOMMAND_PACKAGES:
+        name = f"{__package__}.{area}._cli"
+        if importlib.util.find_spec(name) is not None:
+            yield name
 
 
 def _describe_views(views, view_names):
@@ -106,8 +116,8 @@ def build_parser():
     p = sub.add_parser("demo", help="run the main job on embedded real data")
     p.set_defaults(func=_cmd_demo)
 
-    for module_name in _SUBCOMMAND_MODULES:
-        importlib.import_module(module_name, package=__package__).register(sub)
+    for module_name in _subcommand_modules():
+        importlib.import_module(module_name).register(sub)
     return parser
 
 
