@@ -1,0 +1,67 @@
+"""Equal-probability (maximum-entropy) quantization thresholds."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import check_n_levels, check_samples
+
+__all__ = ["equal_probability_thresholds"]
+
+_METHODS = ("linear", "inverted_cdf")
+
+
+def equal_probability_thresholds(x, n_levels, method="linear", *, return_levels=False):
+    """Thresholds that split the samples into ``n_levels`` cells of equal probability.
+
+    ``t_i`` is the empirical ``i / n_levels`` quantile, ``i = 1 .. n_levels - 1``: the cells
+    ``(t_{i-1}, t_i]`` (a sample equal to a threshold goes to the lower cell) hold about
+    ``N / n_levels`` samples each, so the output index has maximal entropy. Repeated values
+    are never split across cells: with heavy ties thresholds coincide and some cells are
+    empty (a cell's count then differs from ``N / n_levels`` by at most the number of tied
+    samples plus one).
+
+    Parameters
+    ----------
+    x : array-like of shape (n_samples,)
+        Samples.
+    n_levels : int
+        Number of cells, ``>= 1``.
+    method : {"linear", "inverted_cdf"}, default="linear"
+        Quantile definition passed to :func:`numpy.quantile`. ``"inverted_cdf"`` returns
+        thresholds that are sample values.
+    return_levels : bool, default=False
+        Also return the reconstruction level of each cell (the mean of its samples; NaN for
+        an empty cell).
+
+    Returns
+    -------
+    thresholds : ndarray of shape (n_levels - 1,)
+        Non-decreasing thresholds (equal to ``np.quantile(x, np.arange(1, L) / L)``).
+    levels : ndarray of shape (n_levels,)
+        Only if ``return_levels``: the cell means.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from normgraph.quant._equal_prob import equal_probability_thresholds
+    >>> equal_probability_thresholds(np.arange(1.0, 9.0), 4)
+    array([2.75, 4.5 , 6.25])
+    >>> t, levels = equal_probability_thresholds(np.arange(1.0, 9.0), 4, return_levels=True)
+    >>> levels
+    array([1.5, 3.5, 5.5, 7.5])
+    """
+    x, _ = check_samples(x)
+    n_levels = check_n_levels(n_levels)
+    if method not in _METHODS:
+        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    probs = np.arange(1, n_levels) / n_levels
+    thresholds = np.quantile(x, probs, method=method) if n_levels > 1 else np.empty(0)
+    if not return_levels:
+        return thresholds
+    cells = np.searchsorted(thresholds, x, side="left")
+    counts = np.bincount(cells, minlength=n_levels)
+    sums = np.bincount(cells, weights=x, minlength=n_levels)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        levels = sums / counts
+    return thresholds, levels
