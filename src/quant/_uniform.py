@@ -284,8 +284,9 @@ def uniform_mse_quantizer(x, n_levels, *, symmetric=True, mode="midrise", method
     >>> q = uniform_mse_quantizer(x, 4)
     >>> abs(q.step / 0.9957 - 1) < 0.01
     True
-    >>> uniform_mse_quantizer([0.0, 1.0, 2.0, 3.0], 4, mode="affine")
-    UniformQuant(step=1.0, offset=0.0, mse=0.0, n_levels=4, mode='affine')
+    >>> q = uniform_mse_quantizer([0.0, 1.0, 2.0, 3.0], 4, mode="affine")
+    >>> round(q.step, 6), round(q.offset, 6), q.levels.round(6)
+    (1.0, 0.0, array([0., 1., 2., 3.]))
     """
     L = check_n_levels(n_levels)
     if mode not in _MODES:
