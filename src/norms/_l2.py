@@ -1,0 +1,675 @@
+"""Spectral norm (l2 operator norm) of convolution layers: exact values and certified bounds.
+
+Every method returns one-sided guarantees that hold for *every* layer it accepts:
+
+- ``lower`` comes from power iteration on the layer's own operator (a gather/scatter
+  implementation of the convolution and of its adjoint), so ``lower <= sigma_1`` always;
+- ``upper`` is the minimum of the certified upper bounds that apply to the layer;
+- the exact path (circular padding, stride dividing the input size, full padding
+  ``pl + pr = d (k - 1)``) is the Sedghi et al. block diagonalisation by the FFT, extended
+  to strides by the polyphase decomposition of the input.
+
+Upper bounds and why they hold
+------------------------------
+``gram`` (frequency-domain Gram iteration, Delattre et al. 2023)
+    The largest singular value of a circular layer is the largest over frequencies of the
+    top singular value of one ``C_out x C_in`` block; each block is bounded by
+    ``||W_t||_F^(1/2^t)`` with ``W_t = W_{t-1}^H W_{t-1}``. Zero padding: the layer is
+    (isometric zero embedding) -> (circular stride-1 conv on the grid
+    ``N = max(n + max(pl, pr), d(k-1)+1)``) -> (keep the retained outputs), so its norm is at
+    most the circular one. Circular padding with any stride/padding: the layer's rows are
+    rows of the stride-1 circular layer, each repeated at most ``mult`` times, so the norm is
+    at most ``sqrt(mult)`` times the circular one.
+``spatial_gram`` (Delattre et al. 2024)
+    Gram iteration on the kernel itself: bounds the convolution on the infinite grid, hence
+    every zero-padded or circular layer of any size (strides and output crops are
+    contractions; dilation does not change the infinite-grid norm).
+``holder``
+    ``sqrt(||T||_1 ||T||_inf)`` with the exact l1/l-inf norms (Riesz-Thorin).
+Reflect/replicate padding
+    The layer is (padding map) -> (valid convolution). The padding map copies input pixels,
+    so its norm is ``sqrt(max copies of one pixel)`` (a product over axes); the valid
+    convolution is bounded by ``gram``/``spatial_gram`` as a zero-padded layer.
+
+All bounds are computed in float64; reported upper bounds are multiplied by ``1 + 1e-9``
+and lower bounds by ``1 - 1e-9`` to absorb rounding.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import scipy.sparse as sp
+
+from ._result import NormResult
+
+__all__ = [
+    "conv_l2",
+    "power_iteration",
+    "gram_bound",
+    "spatial_gram_bound",
+    "conv_singular_values",
+    "L2_METHODS",
+]
+
+L2_METHODS = ("auto", "fft_svd", "gram", "spatial_gram", "power", "holder")
+
+# Relative safety margin applied to reported bounds (spec 2.6, "Floating point").
+_MARGIN = 1e-9
+# Work limits for the spatial Gram iteration (complex entries / flops per iteration).
+_SPATIAL_MAX_ENTRIES = 1 << 23
+_SPATIAL_MAX_FLOPS = 4e9
+# Frequencies processed at once by the block routines (memory cap).
+_BLOCK_CHUNK_ENTRIES = 1 << 22
+
+
+# ----------------------------------------------------------------------------------------
+# the operator itself (for power iteration)
+# ----------------------------------------------------------------------------------------
+def _landing_table(n, m, k, s, d, pl, mode):
+    from ._dense import axis_source_pixels
+
+    return axis_source_pixels(n, m, k, s, d, pl, mode)
+
+
+class _ConvOperator:
+    """Matrix-free forward and adjoint of an ordinary (non-transposed) validated conv.
+
+    The forward gathers, axis by axis, the input pixel hit by every (output, tap) pair (a
+    zero slot stands for zero padding), then contracts with the kernel per group; the
+    adjoint does the transposed steps (kernel transpose, then scatter-add per axis with a
+    sparse 0/1 matrix). Cost per application: ``O(C_in prod(m k) + C_out C_in/g prod(m k))``.
+    """
+
+    def __init__(self, w, conv):
+        self.D = conv.ndim
+        self.n = tuple(conv.input_shape)
+        self.m = tuple(conv.output_shape)
+        self.k = tuple(conv.kernel_size)
+        self.g = conv.groups
+        self.c_in = conv.in_channels
+        self.c_out = conv.out_channels
+        cin_g = self.c_in // self.g
+        self.kmat = np.ascontiguousarray(
+            w.reshape(self.g, self.c_out // self.g, cin_g * int(np.prod(self.k))))
+        self.idx = []
+        self.scatter = []
+        for t in range(self.D):
+            tab = _landing_table(self.n[t], self.m[t], self.k[t], conv.stride[t],
+                                 conv.dilation[t], conv.padding[t][0], conv.padding_mode)
+            idx = tab.ravel().copy()
+            idx[idx < 0] = self.n[t]  # the zero slot appended to every axis
+            self.idx.append(idx)
+            self.scatter.append(sp.csr_matrix(
+                (np.ones(idx.size), (idx, np.arange(idx.size))),
+                shape=(self.n[t] + 1, idx.size)))
+        D = self.D
+        self._perm = [0] + [2 + 2 * t for t in range(D)] + [1 + 2 * t for t in range(D)]
+        self._inv_perm = list(np.argsort(self._perm))
+        self.in_shape = (self.c_in,) + self.n
+        self.out_shape = (self.c_out,) + self.m
+
+    def forward(self, x):
+        D = self.D
+        xp = np.pad(x, [(0, 0)] + [(0, 1)] * D)
+        for t in range(D):
+            xp = np.take(xp, self.idx[t], axis=1 + t)
+        mk = sum(((self.m[t], self.k[t]) for t in range(D)), ())
+        patches = xp.reshape((self.c_in,) + mk).transpose(self._perm)
+        patches = patches.reshape(self.g, -1, int(np.prod(self.m)))
+        return np.matmul(self.kmat, patches).reshape(self.out_shape)
+
+    def adjoint(self, y):
+        D = self.D
+        yg = y.reshape(self.g, self.c_out // self.g, -1)
+        patches = np.matmul(self.kmat.transpose(0, 2, 1), yg)
+        patches = patches.reshape((self.c_in,) + self.k + self.m).transpose(self._inv_perm)
+        arr = patches.reshape((self.c_in,) + tuple(self.m[t] * self.k[t] for t in range(D)))
+        for t in range(D):
+            moved = np.moveaxis(arr, 1 + t, 0)
+            rest = moved.shape[1:]
+            out = self.scatter[t] @ moved.reshape(moved.shape[0], -1)
+            arr = np.moveaxis(out.reshape((self.n[t] + 1,) + rest), 0, 1 + t)
+        return np.ascontiguousarray(arr[(slice(None),) + (slice(0, -1),) * D])
+
+
+def power_iteration(op, adjoint, shape, n_iter=100, tol=1e-8, random_state=0):
+    """Certified lower bound on the largest singular value of a linear map by power iteration.
+
+    Iterates ``v <- T^T T v / ||T^T T v||`` from a seeded Gaussian start. Every iterate
+    gives ``||T v|| / ||v|| <= sigma_1(T)`` (up to rounding), and the best value seen is
+    returned, so the result never exceeds the true norm, whatever the number of iterations.
+
+    Parameters
+    ----------
+    op, adjoint : callable
+        ``op(v)`` applies ``T`` to an array of shape ``shape``; ``adjoint(y)`` applies
+        ``T^T`` to an array of ``op``'s output shape.
+    shape : tuple of int
+        Shape of the input of ``op``.
+    n_iter : int, default=100
+        Maximum number of iterations.
+    tol : float, default=1e-8
+        Stop when the estimate changes by less than ``tol`` relatively.
+    random_state : int, numpy Generator or None, default=0
+        Seed of the Gaussian start vector.
+
+    Returns
+    -------
+    sigma_lower : float
+        The largest Rayleigh value ``||T v|| / ||v||`` seen.
+    v : ndarray of shape ``shape``
+        The unit vector attaining it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from normgraph.norms._l2 import power_iteration
+    >>> A = np.diag([3.0, 1.0, 0.5])
+    >>> s, v = power_iteration(lambda x: A @ x, lambda y: A.T @ y, (3,))
+    >>> bool(abs(s - 3.0) < 1e-6 and s <= 3.0 + 1e-12)
+    True
+    """
+    from ._validation import _check_int
+
+    n_iter = _check_int(n_iter, "n_iter", 1)
+    if not (isinstance(tol, (int, float)) and tol >= 0):
+        raise ValueError(f"tol must be a non-negative number, got {tol!r}")
+    rng = np.random.default_rng(random_state)
+    v = rng.standard_normal(tuple(shape))
+    v /= np.linalg.norm(v)
+    best, best_v, prev = 0.0, v, None
+    for _ in range(n_iter):
+        tv = op(v)
+        sigma = float(np.linalg.norm(tv))  # ||v|| = 1
+        if sigma > best:
+            best, best_v = sigma, v
+        if sigma == 0.0:
+            break
+        if prev is not None and abs(sigma - prev) <= tol * sigma:
+            break
+        prev = sigma
+        w = adjoint(tv)
+        nw = np.linalg.norm(w)
+        if nw == 0.0 or not np.isfinite(nw):
+            break
+        v = w / nw
+    return best, best_v
+
+
+# ----------------------------------------------------------------------------------------
+# circular layers in the frequency domain
+# ----------------------------------------------------------------------------------------
+def _circular_blocks(w, grid, stride, dilation, shift, groups, full=False):
+    """Frequency blocks of the circular layer ``Y[o] = sum_a K[a] X[(o s + shift + a d) mod n]``.
+
+    Requires ``s | n`` per axis. The input is split into its ``prod(s)`` polyphase components
+    (an orthogonal permutation), which turns the layer into a stride-1 circular layer on the
+    grid ``n / s`` with ``C_in/g * prod(s)`` input channels per group (stride 1: the Sedghi
+    et al. setting). Taps whose offsets coincide modulo the grid are added (folding).
+
+    Returns complex blocks of shape ``(n_freq, groups, C_out/g, C_in/g * prod(s))``; with
+    ``full=False`` only the rfft half-spectrum (the rest are complex conjugates).
+    """
+    D = w.ndim - 2
+    c_out, cin_g = w.shape[:2]
+    k = w.shape[2:]
+    sub = tuple(grid[t] // stride[t] for t in range(D))
+    folded = np.zeros((c_out, cin_g) + tuple(stride) + sub)
+    for a in itertools.product(*(range(kt) for kt in k)):
+        e = [shift[t] + a[t] * dilation[t] for t in range(D)]
+        r = tuple(e[t] % stride[t] for t in range(D))
+        u = tuple((e[t] // stride[t]) % sub[t] for t in range(D))
+        folded[(slice(None), slice(None)) + r + u] += w[(slice(None), slice(None)) + a]
+    folded = folded.reshape((c_out, cin_g * int(np.prod(stride))) + sub)
+    axes = tuple(range(2, 2 + D))
+    spec = np.fft.fftn(folded, axes=axes) if full else np.fft.rfftn(folded, axes=axes)
+    spec = np.moveaxis(spec, axes, tuple(range(D)))
+    n_freq = int(np.prod(spec.shape[:D]))
+    return spec.reshape(n_freq, groups, c_out // groups, spec.shape[-1])
+
+
+def _chunks(blocks):
+    flat = blocks.reshape((-1,) + blocks.shape[-2:])
+    per = max(1, _BLOCK_CHUNK_ENTRIES // max(1, flat.shape[1] * flat.shape[2]))
+    for start in range(0, flat.shape[0], per):
+        yield flat[start:start + per]
+
+
+def _small_side(B):
+    """Orient blocks so that ``B^H B`` is the smaller Gram matrix."""
+    return B if B.shape[-2] >= B.shape[-1] else np.conj(np.swapaxes(B, -1, -2))
+
+
+def _top_singular_value(blocks):
+    """Largest singular value over a stack of blocks (eigenvalues of the smaller Gram)."""
+    best = 0.0
+    for B in _chunks(blocks):
+        B = _small_side(B)
+        G = np.matmul(np.conj(np.swapaxes(B, -1, -2)), B)
+        lam = np.linalg.eigvalsh(G)[..., -1]
+        best = max(best, float(lam.max(initial=0.0)))
+    return math.sqrt(max(best, 0.0))
+
+
+def gram_bound(blocks, n_iter=6):
+    """Certified upper bound on the largest singular value of a stack of matrices (Gram iteration).
+
+    For each matrix ``W`` (Delattre et al. 2023): ``sigma_1(W)^(2^t) = sigma_1(W_t)
+    <= ||W_t||_F`` with ``W_t = W_{t-1}^H W_{t-1}``; the iterates are rescaled by their
+    Frobenius norm (logarithms accumulated) so nothing overflows. The bound is above
+    ``sigma_1`` for every ``t >= 1`` and converges to it quadratically. Applied to the
+    frequency blocks of a circular convolution it bounds the convolution's spectral norm.
+
+    Parameters
+    ----------
+    blocks : array-like of shape (..., a, b), real or complex
+        The matrices (any leading batch dimensions).
+    n_iter : int, default=6
+        Number of Gram iterations ``t``.
+
+    Returns
+    -------
+    bound : float
+        ``max`` over the matrices of their bound (without the reporting margin).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from normgraph.norms._l2 import gram_bound
+    >>> W = np.random.default_rng(0).standard_normal((4, 5, 3))
+    >>> exact = np.linalg.svd(W, compute_uv=False).max()
+    >>> b = gram_bound(W, n_iter=6)
+    >>> bool(exact <= b <= exact * (1 + 1e-6))
+    True
+    """
+    from ._validation import _check_int
+
+    n_iter = _check_int(n_iter, "n_iter", 1)
+    blocks = np.asarray(blocks)
+    if blocks.ndim < 2:
+        raise ValueError(f"blocks must have at least 2 dims (..., a, b), got shape {blocks.shape}")
+    if blocks.dtype.kind not in "biufc":
+        raise TypeError(f"blocks must be numeric, got dtype {blocks.dtype}")
+    if blocks.size == 0:
+        return 0.0
+    if not np.all(np.isfinite(blocks)):
+        raise ValueError("blocks contain NaN/inf")
+    best = 0.0
+    for B in _chunks(blocks):
+        G = _small_side(B.astype(np.complex128 if B.dtype.kind == "c" else np.float64))
+        log_r = np.zeros(G.shape[0])
+        alive = np.ones(G.shape[0], dtype=bool)
+        for _ in range(n_iter):
+            c = np.sqrt(np.sum(np.abs(G) ** 2, axis=(-2, -1)))
+            alive &= c > 0
+            c = np.where(c > 0, c, 1.0)
+            G = G / c[:, None, None]
+            log_r = 2.0 * (log_r + np.log(c))
+            G = np.matmul(np.conj(np.swapaxes(G, -1, -2)), G)
+        fro = np.sqrt(np.sum(np.abs(G) ** 2, axis=(-2, -1)))
+        scale = 2.0 ** n_iter
+        with np.errstate(divide="ignore"):
+            b = np.exp((np.log(fro) + log_r) / scale)
+        b = np.where(alive, b, 0.0)
+        best = max(best, float(b.max()))
+    return best
+
+
+def _spatial_gram_group(G, n_iter):
+    """Spatial Gram bound of one group's kernel ``G`` of shape (A, B, *k), A <= B."""
+    D = G.ndim - 2
+    log_r = 0.0
+    for _ in range(n_iter):
+        c = float(np.linalg.norm(G))
+        if c == 0.0:
+            return 0.0
+        G = G / c
+        log_r = 2.0 * (log_r + math.log(c))
+        L = G.shape[2:]
+        full = tuple(2 * l - 1 for l in L)
+        axes = tuple(range(2, 2 + D))
+        F = np.fft.fftn(G, s=full, axes=axes)
+        F = np.moveaxis(F, axes, tuple(range(D))).reshape((-1,) + G.shape[:2])
+        # H^(w) = F(w) F(w)^H: the full self-correlation of every filter with every filter.
+        H = np.matmul(F, np.conj(np.swapaxes(F, -1, -2)))
+        H = np.moveaxis(H.reshape(full + (G.shape[0], G.shape[0])), (D, D + 1), (0, 1))
+        H = np.fft.ifftn(H, axes=axes).real
+        # shifts u in [-(L-1), L-1] sit at u mod (2L-1); roll them into one contiguous block
+        G = np.roll(H, shift=tuple(l - 1 for l in L), axis=axes)
+    row = np.abs(G).reshape(G.shape[0], -1).sum(axis=1).max()
+    if row <= 0.0:
+        return 0.0
+    return float(math.exp((math.log(row) + log_r) / 2.0 ** n_iter))
+
+
+def _spatial_affordable_iters(a, b, k, n_iter):
+    """Largest t <= n_iter (at least 1) whose spatial Gram work stays within the limits."""
+    t_ok = 1
+    for t in range(1, n_iter + 1):
+        ok = True
+        for i in range(t):
+            size = int(np.prod([2 ** (i + 1) * (kt - 1) + 1 for kt in k]))
+            rows = a
+            cols = b if i == 0 else a
+            if rows * cols * size > _SPATIAL_MAX_ENTRIES or rows * rows * cols * size > _SPATIAL_MAX_FLOPS:
+                ok = False
+        if not ok:
+            break
+        t_ok = t
+    return t_ok
+
+
+def spatial_gram_bound(weight, n_iter=4, groups=1, *, budget=False):
+    """Size-free certified upper bound on the spectral norm of a convolution (spatial Gram iteration).
+
+    Gram iteration on the kernel (Delattre et al. 2024): ``G <- G * G`` is the kernel of
+    ``T T^*``; after ``t`` steps the l-inf operator norm of the resulting self-adjoint
+    convolution on the infinite grid bounds its spectral norm, which is ``sigma_1^(2^t)``.
+    The result bounds every zero-padded or circular layer with this weight, for any input
+    size, padding, stride (a contraction) and dilation (the infinite-grid norm does not
+    depend on it). Transposed layers have the same norm as the adjoint convolution: pass
+    their weight unchanged. Cost grows with the kernel extent ``2^t (k - 1) + 1``.
+
+    Parameters
+    ----------
+    weight : ndarray or torch.Tensor of shape (C_out, C_in/groups, *k)
+        Conv weight in PyTorch layout (1-D, 2-D or 3-D).
+    n_iter : int, default=4
+        Number of iterations ``t``.
+    groups : int, default=1
+        Convolution groups (the bound is the maximum over groups).
+    budget : bool, default=False
+        If true, lower ``t`` (down to 1) so that the work stays within about ``4e9``
+        flops per iteration.
+
+    Returns
+    -------
+    bound : float
+        Upper bound (without the reporting margin).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from normgraph.norms._l2 import spatial_gram_bound
+    >>> k = np.zeros((1, 1, 3)); k[0, 0, 1] = 2.0     # 2 * identity
+    >>> round(spatial_gram_bound(k), 12)
+    2.0
+    """
+    from ._validation import _check_int, as_float64_array, check_finite
+
+    w = as_float64_array(weight)
+    if w.ndim not in (3, 4, 5):
+        raise ValueError(
+            f"weight must have 3, 4 or 5 dims for Conv1d/2d/3d, got {w.ndim} dims with shape "
+            f"{w.shape}")
+    check_finite(w)
+    n_iter = _check_int(n_iter, "n_iter", 1)
+    groups = _check_int(groups, "groups", 1)
+    if w.shape[0] % groups:
+        raise ValueError(f"groups={groups} does not divide the {w.shape[0]} output channels "
+                         f"of the weight of shape {w.shape}")
+    co_g = w.shape[0] // groups
+    best = 0.0
+    for gi in range(groups):
+        G = w[gi * co_g:(gi + 1) * co_g]
+        if G.shape[0] > G.shape[1]:
+            G = np.swapaxes(G, 0, 1)  # same norm (adjoint up to a spatial flip)
+        t = n_iter
+        if budget:
+            t = _spatial_affordable_iters(G.shape[0], G.shape[1], G.shape[2:], n_iter)
+        best = max(best, _spatial_gram_group(np.ascontiguousarray(G), t))
+    return best
+
+
+# ----------------------------------------------------------------------------------------
+# layer-level bounds
+# ----------------------------------------------------------------------------------------
+def _forward_view(geom):
+    return geom.adjoint_conv() if geom.transposed else geom
+
+
+def _circular_exact_applicable(conv):
+    if conv.padding_mode != "circular":
+        return False
+    for n, s, d, k, (pl, pr) in zip(conv.input_shape, conv.stride, conv.dilation,
+                                    conv.kernel_size, conv.padding):
+        if n % s or pl + pr != d * (k - 1):
+            return False
+    return True
+
+
+def _exact_circular_blocks(w, conv, full=False):
+    shift = tuple(-pl for pl, _ in conv.padding)
+    return _circular_blocks(w, conv.input_shape, conv.stride, conv.dilation, shift,
+                            conv.groups, full=full)
+
+
+def _row_multiplicity(n, m, s, pl):
+    """Max number of outputs that read the same row of the stride-1 circular layer."""
+    q = np.mod(np.arange(m) * s - pl, n)
+    return int(np.bincount(q, minlength=n).max())
+
+
+def _pad_multiplicity(n, pl, pr, mode):
+    """Max number of copies of one input pixel made by the padding map."""
+    from ._dense import axis_source_pixels
+
+    src = axis_source_pixels(n, n + pl + pr, 1, 1, 1, pl, mode).ravel()
+    src = src[src >= 0]
+    return int(np.bincount(src, minlength=n).max())
+
+
+def _valid_geometry(conv):
+    """The zero-padding-free (valid) convolution applied after a reflect/replicate pad."""
+    from dataclasses import replace
+
+    grid = tuple(n + pl + pr for n, (pl, pr) in zip(conv.input_shape, conv.padding))
+    return replace(conv, input_shape=grid, padding=((0, 0),) * conv.ndim, padding_mode="zeros")
+
+
+def _gram_upper(w, conv, n_iter):
+    """Frequency-domain Gram bound for any non-transposed validated conv (see module doc)."""
+    mode = conv.padding_mode
+    if mode == "circular":
+        D = conv.ndim
+        if _circular_exact_applicable(conv):
+            return gram_bound(_exact_circular_blocks(w, conv), n_iter)
+        mult = 1
+        for t in range(D):
+            mult *= _row_multiplicity(conv.input_shape[t], conv.output_shape[t],
+                                      conv.stride[t], conv.padding[t][0])
+        blocks = _circular_blocks(w, conv.input_shape, (1,) * D, conv.dilation, (0,) * D,
+                                  conv.groups)
+        return math.sqrt(mult) * gram_bound(blocks, n_iter)
+    factor = 1.0
+    if mode in ("reflect", "replicate"):
+        mult = 1
+        for n, (pl, pr) in zip(conv.input_shape, conv.padding):
+            mult *= _pad_multiplicity(n, pl, pr, mode)
+        factor = math.sqrt(mult)
+        conv = _valid_geometry(conv)
+    D = conv.ndim
+    grid = tuple(max(n + max(pl, pr), d * (k - 1) + 1)
+                 for n, (pl, pr), d, k in zip(conv.input_shape, conv.padding, conv.dilation,
+                                              conv.kernel_size))
+    blocks = _circular_blocks(w, grid, (1,) * D, conv.dilation, (0,) * D, conv.groups)
+    return factor * gram_bound(blocks, n_iter)
+
+
+def _spatial_upper(w, conv, n_iter, budget):
+    factor = 1.0
+    mode = conv.padding_mode
+    if mode in ("reflect", "replicate"):
+        mult = 1
+        for n, (pl, pr) in zip(conv.input_shape, conv.padding):
+            mult *= _pad_multiplicity(n, pl, pr, mode)
+        factor = math.sqrt(mult)
+    elif mode == "circular":
+        mult = 1
+        for t in range(conv.ndim):
+            mult *= _row_multiplicity(conv.input_shape[t], conv.output_shape[t],
+                                      conv.stride[t], conv.padding[t][0])
+        factor = math.sqrt(mult)
+    return factor * spatial_gram_bound(w, min(n_iter, 4), conv.groups, budget=budget)
+
+
+def _holder_upper(w, conv):
+    """``sqrt(||T||_1 ||T||_inf)`` from the exact boundary-class norms (same for the adjoint)."""
+    from ._lp import conv_lp_norm
+
+    linf, _ = conv_lp_norm(w, conv, "row")
+    l1, _ = conv_lp_norm(w, conv, "col")
+    return math.sqrt(l1 * linf)
+
+
+def _power_lower(w, conv, power_iter):
+    if power_iter <= 0:
+        return 0.0
+    op = _ConvOperator(w, conv)
+    sigma, _ = power_iteration(op.forward, op.adjoint, op.in_shape, n_iter=power_iter)
+    return sigma
+
+
+def conv_l2(weight, geom, *, method="auto", n_iter=6, power_iter=100, groups=None):
+    """Spectral norm of a validated convolution layer as a certified interval.
+
+    Parameters
+    ----------
+    weight : ndarray of float64
+        The validated weight (see ``normalize_conv_args``), PyTorch layout.
+    geom : ConvGeometry or None
+        Its geometry. ``None`` (no input size) is accepted only with
+        ``method="spatial_gram"``; ``groups`` then gives the number of groups.
+    method : {"auto", "fft_svd", "gram", "spatial_gram", "power", "holder"}, default="auto"
+        ``"auto"``: exact FFT+SVD when the layer is circular with stride dividing the input
+        size and full padding ``pl + pr = d(k-1)``; otherwise the minimum of the applicable
+        upper bounds (``gram``, ``spatial_gram``, ``holder``) and a power-iteration lower
+        bound. ``"fft_svd"`` raises ``ValueError`` when the exact path does not apply.
+        ``"power"`` gives only a lower bound (``value = lower``, ``upper = inf``).
+    n_iter : int, default=6
+        Gram iterations (the spatial Gram iteration uses ``min(n_iter, 4)``).
+    power_iter : int, default=100
+        Power iterations for the lower bound (0 gives ``lower = 0``).
+    groups : int, optional
+        Only with ``geom=None``.
+
+    Returns
+    -------
+    NormResult
+        ``lower <= ||T||_2 <= upper``; ``value`` is the exact norm (``exact=True``) or
+        ``upper`` (``value = lower`` for ``method="power"``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from normgraph.norms._validation import normalize_conv_args
+    >>> from normgraph.norms._l2 import conv_l2
+    >>> w, g = normalize_conv_args(np.ones((1, 1, 3)), 8, padding=1, padding_mode="circular")
+    >>> r = conv_l2(w, g)
+    >>> r.exact, r.method, round(r.value, 9)
+    (True, 'fft_svd', 3.0)
+    """
+    from ._validation import _check_int
+
+    if method not in L2_METHODS:
+        raise ValueError(f"l2_method must be one of {L2_METHODS}, got {method!r}")
+    n_iter = _check_int(n_iter, "n_iter", 1)
+    power_iter = _check_int(power_iter, "power_iter", 0)
+    w = np.ascontiguousarray(weight, dtype=np.float64)
+    up = 1.0 + _MARGIN
+    lo = 1.0 - _MARGIN
+
+    if geom is None or geom.input_shape is None:
+        if method != "spatial_gram":
+            raise ValueError(
+                f"l2_method={method!r} needs input_shape; only l2_method='spatial_gram' is a "
+                "size-free bound")
+        g = geom.groups if geom is not None else (1 if groups is None else groups)
+        ub = spatial_gram_bound(w, min(n_iter, 4), g) * up
+        return NormResult(ub, 0.0, ub, False, "spatial_gram")
+
+    conv = _forward_view(geom)
+    if np.all(w == 0):
+        return NormResult(0.0, 0.0, 0.0, True, "zero")
+    exact_ok = not geom.transposed and _circular_exact_applicable(conv)
+
+    if method == "fft_svd" or (method == "auto" and exact_ok):
+        if not exact_ok:
+            raise ValueError(
+                "l2_method='fft_svd' is exact only for circular padding with stride dividing "
+                f"the input size and padding summing to d*(k-1) per axis (got padding_mode="
+                f"{geom.padding_mode!r}, stride {geom.stride}, padding {geom.padding}); use "
+                "l2_method='auto' for certified bounds")
+        sigma = _top_singular_value(_exact_circular_blocks(w, conv))
+        return NormResult(sigma, sigma * lo, sigma * up, True, "fft_svd")
+
+    lower = _power_lower(w, conv, power_iter) * lo
+    if method == "power":
+        return NormResult(lower, lower, math.inf, False, "power")
+
+    candidates = {}
+    if method in ("auto", "gram"):
+        candidates["gram"] = _gram_upper(w, conv, n_iter)
+    if method in ("auto", "spatial_gram"):
+        candidates["spatial_gram"] = _spatial_upper(w, conv, n_iter, budget=method == "auto")
+    if method in ("auto", "holder"):
+        candidates["holder"] = _holder_upper(w, conv)
+    name = min(candidates, key=candidates.get)
+    upper = max(candidates[name] * up, lower)
+    return NormResult(upper, lower, upper, False, name)
+
+
+def conv_singular_values(weight, input_shape, stride=1, padding="same", dilation=1, groups=1):
+    """All singular values of a circularly padded convolution layer (Sedghi et al.).
+
+    The layer ``torch.nn.ConvNd(..., padding_mode="circular")`` is block-diagonalised by the
+    FFT: its singular values are the union over frequencies of those of one small channel
+    matrix per frequency (and per group). Strides dividing the input size are handled by the
+    polyphase decomposition of the input. The padding must total ``d (k - 1)`` per axis
+    (``"same"``, the default), so that the layer maps the grid onto itself.
+
+    Parameters
+    ----------
+    weight : ndarray or torch.Tensor of shape (C_out, C_in/groups, *k)
+    input_shape : int or tuple of int
+        Spatial input size (or a full ``(C, *spatial)`` shape).
+    stride, dilation : int or tuple of int, default=1
+        The stride must divide the input size on every axis.
+    padding : "same", int, tuple or tuple of (left, right) pairs, default="same"
+    groups : int, default=1
+
+    Returns
+    -------
+    sv : ndarray of float64, shape (prod(n/s) * groups * min(C_out/g, C_in/g * prod(s)),)
+        Singular values in decreasing order.
+
+    Raises
+    ------
+    ValueError
+        Invalid layer settings, or a layer outside the exact setting (stride not dividing
+        the input size, padding not totalling ``d (k - 1)``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from normgraph.norms._l2 import conv_singular_values
+    >>> sv = conv_singular_values(np.array([[[1.0, 1.0, 1.0]]]), 4)
+    >>> np.round(sv, 12).tolist()    # |1 + 2 cos(2 pi f / 4)|, f = 0..3
+    [3.0, 1.0, 1.0, 1.0]
+    """
+    from ._validation import normalize_conv_args
+
+    w, geom = normalize_conv_args(weight, input_shape, stride=stride, padding=padding,
+                                  dilation=dilation, groups=groups, padding_mode="circular")
+    if not _circular_exact_applicable(geom):
+        raise ValueError(
+            "conv_singular_values needs a circular layer whose stride divides the input size "
+            f"and whose padding totals d*(k-1) per axis; got input {geom.input_shape}, stride "
+            f"{geom.stride}, padding {geom.padding}; use conv_norm(p=2, l2_method='auto') for "
+            "certified bounds")
+    blocks = _exact_circular_blocks(w, geom, full=True)
+    sv = np.linalg.svd(blocks, compute_uv=False).ravel()
+    return np.sort(sv)[::-1]
