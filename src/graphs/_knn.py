@@ -1,0 +1,251 @@
+"""The common edge set: the union over views of every node's k nearest neighbours.
+
+Exact neighbours come from scikit-learn's ``NearestNeighbors`` (a tree for low-dimensional
+dense views, chunked brute force otherwise, sparse views through sparse dot products),
+approximate ones from pynndescent's NN-descent. Nothing here allocates an n x n array unless
+the user passed one (a dense precomputed matrix, which is then read a block of rows at a time).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from .._utils.progress import progress
+from .._utils.validation import check_scalar_param
+
+__all__ = ["knn_union_edges", "view_neighbors", "KNN_METHODS", "APPROXIMATE_THRESHOLD"]
+
+KNN_METHODS = ("auto", "exact", "approximate")
+#: ``knn="auto"`` switches to approximate neighbours above this many samples.
+APPROXIMATE_THRESHOLD = 50_000
+# Rows of a dense precomputed matrix processed at once (bounds the temporary block).
+_BLOCK_BYTES = 64 * 2**20
+
+
+def _normalized_rows(X):
+    """Rows scaled to unit Euclidean norm, sparse stays sparse.
+
+    On unit vectors ``||u - v||^2 = 2 - 2 cos``, so Euclidean neighbours of the normalised rows
+    are the cosine neighbours. A zero row must be at cosine 0 from every row (as in the
+    per-edge kernels), which a zero vector is not (``||0 - v||^2 = 1`` reads as cosine 1/2):
+    each zero row gets its own extra unit coordinate, orthogonal to everything else.
+    """
+    from sklearn.preprocessing import normalize
+
+    X = normalize(X, norm="l2", copy=True)
+    sq = np.asarray(X.multiply(X).sum(axis=1)).ravel() if sp.issparse(X) else (X * X).sum(1)
+    zero = np.flatnonzero(sq == 0)
+    if zero.size:
+        extra = sp.csr_matrix(
+            (np.ones(zero.size), (zero, np.arange(zero.size))), shape=(X.shape[0], zero.size)
+        )
+        if sp.issparse(X):
+            X = sp.hstack([X, extra], format="csr")
+        else:
+            X = np.hstack([X, extra.toarray()])
+    return X
+
+
+def _drop_self(idx):
+    """(n, k+1) neighbour lists including (normally) the node itself -> (n, k) without it.
+
+    When duplicates hide the node's own index (another row at distance 0 came first and the
+    node itself fell off the list), the farthest entry is dropped instead, so every node keeps
+    exactly k neighbours.
+    """
+    n, k1 = idx.shape
+    is_self = idx == np.arange(n)[:, None]
+    has_self = is_self.any(axis=1)
+    is_self[~has_self, k1 - 1] = True
+    keep = ~is_self
+    # Exactly one position per row is dropped, so the remainder reshapes to (n, k).
+    return idx[keep].reshape(n, k1 - 1)
+
+
+def _exact_features(X, k, metric):
+    from sklearn.neighbors import NearestNeighbors
+
+    if metric == "cosine":
+        X = _normalized_rows(X)
+    # Euclidean ranking == squared Euclidean ranking; lets sklearn pick a tree when it pays.
+    algorithm = "brute" if sp.issparse(X) else "auto"
+    nn = NearestNeighbors(n_neighbors=k + 1, algorithm=algorithm, metric="euclidean")
+    nn.fit(X)
+    return _drop_self(nn.kneighbors(X, return_distance=False))
+
+
+def _approximate_features(X, k, metric, random_state, verbose):
+    from pynndescent import NNDescent
+
+    if metric == "cosine":
+        X = _normalized_rows(X)
+    seed = None if random_state is None else int(random_state.randint(np.iinfo(np.int32).max))
+    index = NNDescent(X, metric="euclidean", n_neighbors=k + 1, random_state=seed,
+                      low_memory=True, verbose=bool(verbose), compressed=True)
+    idx, _ = index.neighbor_graph
+    idx = np.asarray(idx, dtype=np.int64)
+    n = idx.shape[0]
+    # NN-descent may leave a slot empty (-1) on tiny or degenerate inputs: patch with self so
+    # that _drop_self removes it.
+    missing = idx < 0
+    if missing.any():
+        idx[missing] = np.broadcast_to(np.arange(n)[:, None], idx.shape)[missing]
+    return _drop_self(idx)
+
+
+def _dense_square_topk(D, k, largest):
+    """k smallest (or largest) off-diagonal entries per row of a dense (n, n) matrix."""
+    n = D.shape[0]
+    out = np.empty((n, k), dtype=np.int64)
+    block = max(1, min(n, _BLOCK_BYTES // (8 * n)))
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        chunk = np.array(D[start:stop], dtype=np.float64)
+        if largest:
+            np.negative(chunk, out=chunk)
+        chunk[np.arange(stop - start), np.arange(start, stop)] = np.inf  # exclude self
+        part = np.argpartition(chunk, k - 1, axis=1)[:, :k]
+        out[start:stop] = part
+    return out
+
+
+def _sparse_square_topk(D, k, largest):
+    """k smallest (largest) stored off-diagonal entries per row of a sparse (n, n) matrix.
+
+    Rows with fewer than k candidates keep all of theirs. Returns (rows, cols).
+    """
+    D = sp.coo_matrix(D)
+    r = D.row.astype(np.int64)
+    c = D.col.astype(np.int64)
+    v = D.data.astype(np.float64)
+    keep = r != c
+    if largest:
+        keep &= v > 0  # a zero affinity is no edge
+        v = -v
+    r, c, v = r[keep], c[keep], v[keep]
+    order = np.lexsort((v, r))
+    r, c = r[order], c[order]
+    starts = np.searchsorted(r, np.arange(D.shape[0]))
+    rank = np.arange(r.shape[0]) - starts[r]
+    sel = rank < k
+    return r[sel], c[sel]
+
+
+def view_neighbors(X, n_neighbors, metric="sqeuclidean", *, knn="auto", random_state=None,
+                   verbose=False):
+    """One view's kNN pairs (p, q), q != p: the k nearest other nodes of every node p.
+
+    Parameters
+    ----------
+    X : ndarray or sparse matrix
+        Features (``"sqeuclidean"``, ``"cosine"``) or an (n, n) dissimilarity
+        (``"precomputed"``) or affinity (``"precomputed_graph"``, k largest) matrix.
+    n_neighbors : int
+    metric : str
+    knn : {"auto", "exact", "approximate"}
+    random_state : numpy.random.RandomState or None
+    verbose : bool
+
+    Returns
+    -------
+    rows, cols : ndarray of int64
+        Unsorted, possibly with fewer than k pairs per node for sparse precomputed input.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from normgraph.graphs._knn import view_neighbors
+    >>> r, c = view_neighbors(np.array([[0.0], [1.0], [3.0]]), 1)
+    >>> [(int(a), int(b)) for a, b in zip(r, c)]
+    [(0, 1), (1, 0), (2, 1)]
+    """
+    n = X.shape[0]
+    k = n_neighbors
+    if metric in ("precomputed", "precomputed_graph"):
+        largest = metric == "precomputed_graph"
+        if sp.issparse(X):
+            return _sparse_square_topk(X, k, largest)
+        idx = _dense_square_topk(X, k, largest)
+    else:
+        approximate = knn == "approximate" or (knn == "auto" and n > APPROXIMATE_THRESHOLD)
+        if approximate:
+            idx = _approximate_features(X, k, metric, random_state, verbose)
+        else:
+            idx = _exact_features(X, k, metric)
+    rows = np.repeat(np.arange(n, dtype=np.int64), idx.shape[1])
+    return rows, idx.ravel().astype(np.int64, copy=False)
+
+
+def knn_union_edges(views, n_neighbors, metric="sqeuclidean", *, knn="auto", random_state=None,
+                    verbose=False):
+    """The union over views of every node's k nearest neighbours: the common edge set.
+
+    For every view and node p, the k + 1 nearest nodes (the node itself included) are found and
+    p itself removed; the ordered pairs (p, q) of all views are pooled and deduplicated. The
+    set is *not* symmetrised: (p, q) may be present without (q, p) (spec section 4.2).
+
+    Parameters
+    ----------
+    views : list of ndarray or sparse matrix, each with n rows
+        Validated views (see :func:`normgraph._utils.validation.check_views`).
+    n_neighbors : int
+        k, with 1 <= k < n.
+    metric : str or list of str, default="sqeuclidean"
+        Per view (a single string applies to all): ``"sqeuclidean"``, ``"cosine"`` (rows
+        normalised; sparse rows stay sparse), ``"precomputed"`` ((n, n) dissimilarities, the k
+        smallest off-diagonal entries per row; a sparse matrix offers only its stored entries)
+        or ``"precomputed_graph"`` ((n, n) affinities, the k largest positive off-diagonal
+        entries per row).
+    knn : {"auto", "exact", "approximate"}, default="auto"
+        ``"exact"``: scikit-learn ``NearestNeighbors`` (tree or chunked brute force).
+        ``"approximate"``: pynndescent's NN-descent (feature views only; precomputed matrices are
+        always read exactly). ``"auto"``: approximate above 50,000 samples.
+    random_state : int, RandomState or None, default=None
+        Seeds NN-descent.
+    verbose : bool, default=False
+        Show progress over the views.
+
+    Returns
+    -------
+    rows, cols : ndarray of int64, shape (m,)
+        The edges, sorted row-major (by p, then q), unique, with p != q.
+        n * k <= m <= V * n * k.
+
+    Notes
+    -----
+    When duplicate samples tie at distance 0, which of them counts as "the node itself" is
+    ambiguous; the farthest of the k + 1 is then dropped, so every node gets exactly k
+    neighbours per feature view. Distance ties are otherwise broken by the neighbour search.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from normgraph.graphs import knn_union_edges
+    >>> a = np.array([[0.0], [1.0], [3.0], [7.0]])
+    >>> b = np.array([[0.0], [5.0], [6.0], [8.0]])
+    >>> rows, cols = knn_union_edges([a, b], n_neighbors=1)
+    >>> [(int(p), int(q)) for p, q in zip(rows, cols)]
+    [(0, 1), (1, 0), (1, 2), (2, 1), (3, 2)]
+    """
+    from sklearn.utils import check_random_state
+
+    if not isinstance(views, (list, tuple)) or len(views) == 0:
+        raise ValueError("views must be a non-empty list of arrays")
+    n = views[0].shape[0]
+    k = check_scalar_param(n_neighbors, "n_neighbors", kind="int", low=1)
+    if k >= n:
+        raise ValueError(f"n_samples = {n} must be greater than n_neighbors = {k}")
+    metrics = [metric] * len(views) if isinstance(metric, str) else list(metric)
+    if len(metrics) != len(views):
+        raise ValueError(f"got {len(metrics)} metrics for {len(views)} views")
+    if knn not in KNN_METHODS:
+        raise ValueError(f"knn must be one of {KNN_METHODS}, got {knn!r}")
+    rng = check_random_state(random_state)
+
+    keys = []
+    for X, met in progress(list(zip(views, metrics)), verbose=verbose, desc="kNN per view"):
+        r, c = view_neighbors(X, k, met, knn=knn, random_state=rng, verbose=verbose)
+        keys.append(r * n + c)
+    keys = np.unique(np.concatenate(keys))
+    return keys // n, keys % n
