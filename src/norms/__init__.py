@@ -1,1 +1,53 @@
-"""Exact operator norms of convolution and linear layers (work in progress)."""
+"""Exact operator norms of convolution, linear and batch-norm layers.
+
+A layer (bias ignored) is a linear map ``T``; this package computes ``||T||_p``:
+
+* ``p = 1`` and ``p = inf`` **exactly** for every PyTorch-style ``Conv1d/2d/3d`` and
+  ``ConvTranspose1d/2d/3d`` setting (stride, dilation, asymmetric/"same"/"valid" padding,
+  zeros/circular/reflect/replicate padding modes, groups including depthwise), without
+  building the operator matrix: the norm depends on an output row (input column) only
+  through its per-axis *boundary class*, and each axis has only a handful of them;
+* ``p = 2`` as a certified interval ``[lower, upper]`` (exact where the structure allows);
+* linear layers (exact for every p) and eval-mode batch norm (a diagonal map).
+
+Layout (data flows top to bottom)
+---------------------------------
+``_validation``
+    Weights (numpy or torch, torch imported only for tensors) and layer settings ->
+    a float64 weight and a :class:`~normgraph.norms._validation.ConvGeometry`.
+``_patterns``
+    Per-axis landing tables and the distinct row/column patterns (Numba), with dominance
+    pruning.
+``_lp``
+    Contraction of the kernel with the pattern incidence matrices -> exact l1/l-inf/Frobenius.
+``_l2``
+    FFT+SVD, Gram iterations, power iteration -> certified l2 intervals.
+``_api``
+    The public functions ``conv_norm``, ``linear_norm``, ``bn_norm``,
+    ``closed_form_is_exact``.
+``_dense`` / ``testing``
+    The brute-force operator matrix (``testing.conv_matrix``) every result is tested against.
+``_result``
+    :class:`NormResult`, the record returned with ``return_details=True``.
+
+Importing this package never imports torch.
+
+Examples
+--------
+>>> import numpy as np
+>>> from normgraph.norms import conv_norm
+>>> K = np.ones((4, 2, 3, 3))
+>>> conv_norm(K, np.inf, input_shape=(2, 16, 16), padding=1), conv_norm(K, 1, (16, 16), padding=1)
+(18.0, 36.0)
+"""
+
+from ._api import bn_norm, closed_form_is_exact, conv_norm, linear_norm
+from ._result import NormResult
+
+__all__ = [
+    "NormResult",
+    "bn_norm",
+    "closed_form_is_exact",
+    "conv_norm",
+    "linear_norm",
+]

@@ -1,0 +1,172 @@
+"""Exact l1 / l-inf (and Frobenius) operator norms of a convolution from its boundary classes.
+
+For a tuple of per-axis patterns (P_1..P_D) the contracted kernel is
+``M = K x_1 A_1 ... x_D A_D`` (A_t the incidence matrix of P_t); then
+
+* ``||T||_inf = max over row-pattern tuples of max_c sum_{jj, g} |M[c, jj, g]|``
+* ``||T||_1   = max over column-pattern tuples of max_{group, jj} sum_{c in group, g} |M|``
+
+Axes whose patterns are all tap *selections* (distinct singleton groups; every zero-padding
+pattern, and the interior pattern of the other modes) commute with the absolute value, so
+they are reduced after it with 0/1 tap masks on a small ``|K|``-summary; only the axes with
+merged taps are contracted before the absolute value (NumPy ``tensordot``, prefix results
+reused across the pattern tree). The common case (no merged taps) is two passes over K.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from ._patterns import axis_patterns
+
+__all__ = ["conv_lp_norm"]
+
+
+@njit(cache=True)
+def _abs_sum_rows(K3):
+    """(C, J, P) -> (C, P): sum over the input slices of |K| (l-inf summary)."""
+    C, J, P = K3.shape
+    out = np.zeros((C, P))
+    for c in range(C):
+        for j in range(J):
+            for t in range(P):
+                out[c, t] += abs(K3[c, j, t])
+    return out
+
+
+@njit(cache=True)
+def _abs_sum_cols(K4):
+    """(G, Cg, J, P) -> (G*J, P): sum over the output channels of a group of |K| (l1 summary)."""
+    G, Cg, J, P = K4.shape
+    out = np.zeros((G * J, P))
+    for g in range(G):
+        for c in range(Cg):
+            for j in range(J):
+                row = g * J + j
+                for t in range(P):
+                    out[row, t] += abs(K4[g, c, j, t])
+    return out
+
+
+def _summary(absM, kind, groups):
+    """Reduce |M| of shape (C, J, ...) to (B, ...): over J (rows) or over c in group (cols)."""
+    if kind == "row":
+        return absM.sum(axis=1)
+    C, J = absM.shape[:2]
+    rest = absM.shape[2:]
+    return absM.reshape((groups, C // groups, J) + rest).sum(axis=1).reshape((groups * J,) + rest)
+
+
+def _select_max(S, masks):
+    """max over mask tuples of max_b sum_a S[b, a_1..a_s] * prod_t mask_t[a_t]."""
+    if not masks:
+        return float(S.max()) if S.size else 0.0
+    best = 0.0
+    for mask in masks[0]:
+        best = max(best, _select_max(np.tensordot(S, mask, axes=([1], [0])), masks[1:]))
+    return best
+
+
+def _merge_max(M, merged, masks, kind, groups):
+    """Contract the merged axes (always axis 2) pattern by pattern, then |.| and the selections."""
+    if not merged:
+        n_r = M.ndim - 2 - len(masks)  # trailing group axes produced by the contractions
+        absM = np.abs(M)
+        if n_r:
+            absM = absM.sum(axis=tuple(range(M.ndim - n_r, M.ndim)))
+        return _select_max(_summary(absM, kind, groups), masks)
+    best = 0.0
+    for A in merged[0]:
+        best = max(best, _merge_max(np.tensordot(M, A, axes=([2], [1])), merged[1:], masks, kind,
+                                    groups))
+    return best
+
+
+def _selection_only(K, masks, kind, groups):
+    C, J = K.shape[:2]
+    ks = K.shape[2:]
+    P = int(np.prod(ks))
+    if kind == "row":
+        S = _abs_sum_rows(K.reshape(C, J, P))
+    else:
+        S = _abs_sum_cols(K.reshape(groups, C // groups, J, P))
+    return _select_max(S.reshape((S.shape[0],) + ks), masks)
+
+
+def conv_lp_norm(w, geom, kind, prune=True):
+    """Exact ``||T||_inf`` (``kind="row"``) or ``||T||_1`` (``kind="col"``) of a non-transposed conv.
+
+    Parameters
+    ----------
+    w : ndarray of float64, shape (C_out, C_in/groups, *k), C-contiguous
+    geom : ConvGeometry with ``transposed=False`` and an input shape
+    kind : {"row", "col"}
+    prune : bool, default=True
+
+    Returns
+    -------
+    value : float
+    n_patterns : tuple of int
+        Distinct non-empty patterns per axis (before pruning).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from normgraph.norms._validation import normalize_conv_args
+    >>> from normgraph.norms._lp import conv_lp_norm
+    >>> w, g = normalize_conv_args(np.array([[[1.0, -2.0, 3.0]]]), 2, padding=1)
+    >>> conv_lp_norm(w, g, "row"), conv_lp_norm(w, g, "col")
+    ((5.0, (2,)), (5.0, (2,)))
+    """
+    D = geom.ndim
+    pats = [
+        axis_patterns(geom.input_shape[t], geom.output_shape[t], geom.kernel_size[t],
+                      geom.stride[t], geom.dilation[t], geom.padding[t][0], geom.padding_mode,
+                      kind, prune)
+        for t in range(D)
+    ]
+    n_patterns = tuple(p.n_distinct for p in pats)
+    if any(len(p.matrices) == 0 for p in pats):
+        return 0.0, n_patterns  # every row (column) reads only zero padding on some axis
+    sel_axes = [t for t in range(D) if pats[t].selection]
+    mer_axes = [t for t in range(D) if not pats[t].selection]
+    masks = [pats[t].masks for t in sel_axes]
+    if not mer_axes:
+        return _selection_only(w, masks, kind, geom.groups), n_patterns
+    # merged axes first, then the selection axes (their order is kept by tensordot)
+    perm = (0, 1) + tuple(2 + t for t in mer_axes) + tuple(2 + t for t in sel_axes)
+    K = np.transpose(w, perm)
+    merged = [pats[t].matrices for t in mer_axes]
+    return _merge_max(K, merged, masks, kind, geom.groups), n_patterns
+
+
+def conv_fro_norm(w, geom):
+    """Frobenius norm of the operator matrix: row patterns weighted by how many rows have them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from normgraph.norms._validation import normalize_conv_args
+    >>> from normgraph.norms._lp import conv_fro_norm
+    >>> w, g = normalize_conv_args(np.array([[[1.0, 2.0]]]), 3)  # rows [1 2 0], [0 1 2]
+    >>> round(conv_fro_norm(w, g) ** 2, 12)
+    10.0
+    """
+    D = geom.ndim
+    pats = [
+        axis_patterns(geom.input_shape[t], geom.output_shape[t], geom.kernel_size[t],
+                      geom.stride[t], geom.dilation[t], geom.padding[t][0], geom.padding_mode,
+                      "row", False)
+        for t in range(D)
+    ]
+
+    def rec(M, t):
+        if t == D:
+            return float(np.sum(M * M))
+        total = 0.0
+        for A, cnt in zip(pats[t].matrices, pats[t].counts):
+            total += cnt * rec(np.tensordot(M, A, axes=([2], [1])), t + 1)
+        return total
+
+    return float(np.sqrt(rec(w, 0)))
