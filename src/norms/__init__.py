@@ -42,6 +42,7 @@ Examples
 """
 
 from ._api import bn_norm, closed_form_is_exact, conv_norm, linear_norm
+from ._l2 import conv_singular_values, gram_bound, power_iteration, spatial_gram_bound
 from ._result import NormResult
 
 __all__ = [
@@ -49,5 +50,9 @@ __all__ = [
     "bn_norm",
     "closed_form_is_exact",
     "conv_norm",
+    "conv_singular_values",
+    "gram_bound",
     "linear_norm",
+    "power_iteration",
+    "spatial_gram_bound",
 ]
