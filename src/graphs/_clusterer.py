@@ -1,0 +1,427 @@
+"""The estimator: multi-view graph learning (SGF / DGF) followed by spectral clustering."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClusterMixin
+from sklearn.utils import check_random_state
+
+from .._utils.progress import progress
+from .._utils.validation import check_scalar_param, check_views
+from ._edges import METRICS, gaussian_from_distance, standardize_edges, view_edge_weights
+from ._fusion import _check_view_weights, consistent_graph_fusion
+from ._knn import KNN_METHODS, knn_union_edges
+from ._sparsify import knn_sparsify
+from ._spectral import spectral_clustering_njw
+
+__all__ = ["MultiViewGraphClusterer"]
+
+_FUSIONS = ("similarity", "dissimilarity")
+_SQUARE_METRICS = ("precomputed", "precomputed_graph")
+# Warn when more than this share of a view's edges have distance exactly 0 (duplicates).
+_ZERO_EDGE_SHARE = 0.5
+
+
+def _check_choice(value, name, choices):
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
+def _edges_to_csr(values, rows, cols, n):
+    """CSR matrix with ``values`` on the row-major sorted, unique edge list (no copy of order)."""
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    return sp.csr_matrix((values, cols.copy(), indptr), shape=(n, n))
+
+
+class MultiViewGraphClusterer(ClusterMixin, BaseEstimator):
+    """Multi-view clustering by graph learning with consistency and inconsistency.
+
+    Every view gives a kNN graph; the graphs are measured on one common edge set (the union of
+    the views' kNN lists); each view's graph is split into a consistent part, which the views
+    share through a unified graph S, and an inconsistent part, penalised for its size and for
+    overlapping the inconsistent parts of other views; learned view coefficients weight the
+    views. The unified graph is sparsified to its k strongest edges per node, symmetrised and
+    clustered by Ng-Jordan-Weiss spectral clustering (Liang, Huang, Wang & Yu, "Multi-view
+    Graph Learning by Joint Modeling of Consistency and Inconsistency", IEEE TNNLS 2022).
+
+    Everything is linear in the number of edges m (at most ``V * n_neighbors * n``): no n x n
+    dense array is formed (unless the views themselves are dense (n, n) matrices).
+
+    Parameters
+    ----------
+    n_clusters : int, default=8
+        Number of clusters, ``2 <= n_clusters <= n_samples``.
+    fusion : {"similarity", "dissimilarity"}, default="similarity"
+        ``"similarity"`` (SGF) fuses Gaussian similarities of the standardised distances;
+        ``"dissimilarity"`` (DGF) fuses the standardised distances themselves and turns the
+        fused distance S into a similarity ``exp(-S / (2 mean(S)))``.
+    n_neighbors : int, default=20
+        k of every kNN step (per-view graphs and the final sparsification), ``1 <= k < n``.
+    metric : str or list of str, default="sqeuclidean"
+        Per-view distance (one string for all views, or one per view):
+        ``"sqeuclidean"``; ``"cosine"`` (the squared cosine distance ``(1 - cos)^2`` of the
+        original, for text; sparse views stay sparse); ``"precomputed"``: the view is an
+        (n, n) nonnegative dissimilarity matrix (dense or sparse; a sparse one offers only its
+        stored pairs as neighbours, an unstored pair on another view's edge gets the view's
+        largest stored dissimilarity); ``"precomputed_graph"``: the view is an (n, n)
+        nonnegative affinity matrix (dense or sparse); its k largest off-diagonal entries per
+        row give its edges and its weights are used as they are (no standardisation; an
+        unstored pair has weight 0). ``"precomputed_graph"`` needs ``fusion="similarity"``:
+        there is no distance to fuse.
+    view_weights : array-like of shape (n_views,), default=None
+        Positive user weights w of the views (ones by default).
+    beta : float, default=1.0
+        Penalty on the size of each view's inconsistent part (>= 0).
+    gamma : float, default=100.0
+        Penalty on overlapping inconsistent parts of different views (>= 0).
+    max_iter : int, default=100
+        Maximum number of solver iterations.
+    dca_iter : int, default=3
+        Projected-gradient (DCA) sweeps per A-step.
+    rel_tol : float, default=0.05
+        Stop when the last objective decrease is below ``rel_tol`` times the total decrease.
+    min_iter : int, default=5
+        Earliest iteration at which the relative rule may stop.
+    qp_tol : float, default=1e-8
+        Tolerance of the view-coefficient QP (many views only).
+    final_knn : bool, default=True
+        Keep the ``n_neighbors`` largest entries per row of the unified graph before
+        symmetrising (as the original); ``False`` only symmetrises ``(S + S^T) / 2``.
+    knn : {"auto", "exact", "approximate"}, default="auto"
+        Neighbour search for feature views: exact (scikit-learn), approximate (pynndescent), or
+        approximate above 50,000 samples.
+    eigen_solver : {"auto", "arpack", "lobpcg", "dense"}, default="auto"
+        Eigensolver of the spectral step (``"auto"``: ARPACK, or LOBPCG with an algebraic
+        multigrid preconditioner for large graphs).
+    assign_labels : {"kmeans", "discretize"}, default="kmeans"
+        How labels are read off the spectral embedding.
+    n_init : int or None, default=None
+        k-means restarts; None uses the original rule (30 / 20 / 5 / 3 by n).
+    parity_mode : bool, default=False
+        Return the solver's S exactly as the original code does (computed before the last
+        A- and alpha-steps). The default recomputes S from the final A and alpha.
+    dtype : {numpy.float64, numpy.float32}, default=numpy.float64
+        Precision of the V x m solver arrays; float32 halves the memory of large graphs.
+    random_state : int, RandomState instance or None, default=None
+        Seeds approximate neighbours, the eigensolver and k-means.
+    verbose : bool, default=False
+        Show progress over the pipeline stages and the solver's iterations.
+
+    Attributes
+    ----------
+    labels_ : ndarray of shape (n_samples,)
+        Cluster labels in ``0 .. n_clusters - 1``.
+    graph_ : scipy.sparse.csr_matrix of shape (n_samples, n_samples)
+        The learned affinity after the final kNN step: symmetric, nonnegative, zero diagonal.
+    unified_graph_ : scipy.sparse.csr_matrix of shape (n_samples, n_samples)
+        The unified graph S on the edge set, before sparsification (not symmetric; a
+        similarity for both fusions; its stored entries follow ``edges_``).
+    edges_ : ndarray of shape (n_edges, 2)
+        The common edge set (p, q), row-major sorted.
+    view_graphs_ : ndarray of shape (n_views, n_edges)
+        The per-view weights W fed to the solver (after standardisation, before scaling).
+    consistent_ : ndarray of shape (n_views, n_edges)
+        Consistent parts A (in the solver's scaled units).
+    inconsistent_ : ndarray of shape (n_views, n_edges)
+        Inconsistent parts E = scaled W - A.
+    view_scales_ : ndarray of shape (n_views,)
+        Per-view scales ``1 / sum(W_i)`` applied by the solver.
+    view_coef_ : ndarray of shape (n_views,)
+        Learned view coefficients alpha (nonnegative, summing to 1).
+    view_weights_ : ndarray of shape (n_views,)
+        The user view weights w actually used.
+    objective_ : list of float
+        Objective after each iteration (the initial value first).
+    n_iter_ : int
+        Solver iterations run.
+    n_qp_calls_ : int
+        Iterations whose view-coefficient step needed the constrained QP.
+    converged_ : bool
+        Whether the solver stopped by its rule before ``max_iter``.
+    embedding_ : ndarray of shape (n_samples, n_clusters)
+        Row-normalised spectral embedding that was clustered.
+    n_views_ : int
+        Number of views.
+    n_features_per_view_ : tuple of int
+        Number of columns of each view.
+    n_features_in_ : int
+        Number of features, defined only when a single feature view is given (the usual
+        scikit-learn meaning has no single value for several views).
+
+    See Also
+    --------
+    normgraph.graphs.knn_union_edges : the common edge set.
+    normgraph.graphs.consistent_graph_fusion : the fusion solver alone.
+    normgraph.graphs.spectral_clustering_njw : the final clustering step.
+
+    Notes
+    -----
+    Pipeline (spec of the authors' code): union kNN edge set; per-view distances on every
+    edge; per-view standardisation ``max((x - mean) / std + 1, 0)``; SGF: Gaussian
+    ``exp(-x / (2 sigma^2))`` with ``sigma = mean(sqrt(x))``; the solver; DGF: fused distance to
+    similarity; top-k per row and ``(G + G^T) / 2``; spectral clustering. The model is
+    transductive: there is no ``predict``, use :meth:`fit_predict`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from normgraph.graphs import MultiViewGraphClusterer
+    >>> rng = np.random.default_rng(0)
+    >>> centers = rng.normal(0, 10, size=(3, 5))
+    >>> y = np.repeat([0, 1, 2], 40)
+    >>> views = [centers[y] + rng.normal(size=(120, 5)) for _ in range(3)]
+    >>> model = MultiViewGraphClusterer(n_clusters=3, n_neighbors=10, random_state=0)
+    >>> labels = model.fit_predict(views)
+    >>> from normgraph.graphs.metrics import adjusted_rand
+    >>> adjusted_rand(y, labels), model.view_coef_.round(1)  # three equally good views
+    (1.0, array([0.3, 0.3, 0.3]))
+    """
+
+    def __init__(self, n_clusters=8, *, fusion="similarity", n_neighbors=20,
+                 metric="sqeuclidean", view_weights=None, beta=1.0, gamma=100.0, max_iter=100,
+                 dca_iter=3, rel_tol=0.05, min_iter=5, qp_tol=1e-8, final_knn=True, knn="auto",
+                 eigen_solver="auto", assign_labels="kmeans", n_init=None, parity_mode=False,
+                 dtype=np.float64, random_state=None, verbose=False):
+        self.n_clusters = n_clusters
+        self.fusion = fusion
+        self.n_neighbors = n_neighbors
+        self.metric = metric
+        self.view_weights = view_weights
+        self.beta = beta
+        self.gamma = gamma
+        self.max_iter = max_iter
+        self.dca_iter = dca_iter
+        self.rel_tol = rel_tol
+        self.min_iter = min_iter
+        self.qp_tol = qp_tol
+        self.final_knn = final_knn
+        self.knn = knn
+        self.eigen_solver = eigen_solver
+        self.assign_labels = assign_labels
+        self.n_init = n_init
+        self.parity_mode = parity_mode
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ----------------------------------------------------------------------------------------
+    # validation
+    # ----------------------------------------------------------------------------------------
+    def _check_params(self):
+        _check_choice(self.fusion, "fusion", _FUSIONS)
+        _check_choice(self.knn, "knn", KNN_METHODS)
+        _check_choice(self.eigen_solver, "eigen_solver", ("auto", "arpack", "lobpcg", "dense"))
+        _check_choice(self.assign_labels, "assign_labels", ("kmeans", "discretize"))
+        check_scalar_param(self.n_clusters, "n_clusters", kind="int", low=2)
+        check_scalar_param(self.n_neighbors, "n_neighbors", kind="int", low=1)
+        check_scalar_param(self.beta, "beta", low=0)
+        check_scalar_param(self.gamma, "gamma", low=0)
+        check_scalar_param(self.max_iter, "max_iter", kind="int", low=1)
+        check_scalar_param(self.dca_iter, "dca_iter", kind="int", low=1)
+        check_scalar_param(self.rel_tol, "rel_tol", low=0)
+        check_scalar_param(self.min_iter, "min_iter", kind="int", low=1)
+        check_scalar_param(self.qp_tol, "qp_tol", low=0, low_inclusive=False)
+        if self.n_init is not None:
+            check_scalar_param(self.n_init, "n_init", kind="int", low=1)
+        dtype = np.dtype(self.dtype)
+        if dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be numpy.float32 or numpy.float64, got {dtype}")
+        return dtype
+
+    def _check_metrics(self, n_views):
+        metrics = [self.metric] * n_views if isinstance(self.metric, str) else self.metric
+        if not isinstance(metrics, (list, tuple)):
+            raise ValueError(f"metric must be a string or a list of strings, got {self.metric!r}")
+        metrics = list(metrics)
+        if len(metrics) != n_views:
+            raise ValueError(f"metric lists {len(metrics)} metrics for {n_views} views")
+        for i, met in enumerate(metrics):
+            if met not in METRICS:
+                raise ValueError(f"view {i}: unknown metric {met!r}; choose one of {METRICS}")
+            if met == "precomputed_graph" and self.fusion == "dissimilarity":
+                raise ValueError(
+                    f"view {i}: metric='precomputed_graph' gives affinities, which "
+                    "fusion='dissimilarity' cannot fuse; use fusion='similarity', or pass "
+                    "dissimilarities with metric='precomputed'"
+                )
+        return metrics
+
+    def _validate_views(self, views):
+        views = check_views(views, accept_sparse=True, dtype=np.float64)
+        n = views[0].shape[0]
+        metrics = self._check_metrics(len(views))
+        for i, (X, met) in enumerate(zip(views, metrics)):
+            if met in _SQUARE_METRICS:
+                if X.shape != (n, n):
+                    raise ValueError(
+                        f"view {i}: metric={met!r} needs a square (n_samples, n_samples) = "
+                        f"({n}, {n}) matrix, got shape {X.shape}"
+                    )
+                data = X.data if sp.issparse(X) else X
+                if data.size and data.min() < 0:
+                    raise ValueError(
+                        f"view {i}: a precomputed {'graph' if met == 'precomputed_graph' else 'distance'} "
+                        "must be nonnegative"
+                    )
+        k = self.n_neighbors
+        if n <= k:
+            raise ValueError(
+                f"n_samples = {n} must be greater than n_neighbors = {k}; lower n_neighbors"
+            )
+        if self.n_clusters > n:
+            raise ValueError(f"n_clusters = {self.n_clusters} must be <= n_samples = {n}")
+        return views, metrics
+
+    # ----------------------------------------------------------------------------------------
+    # pipeline
+    # ----------------------------------------------------------------------------------------
+    def _view_weights_on_edges(self, views, metrics, rows, cols, dtype):
+        W = np.empty((len(views), rows.shape[0]), dtype=dtype)
+        for i, (X, met) in enumerate(zip(views, metrics)):
+            x = view_edge_weights(X, rows, cols, met)
+            if met == "precomputed_graph":
+                if not np.any(x > 0):
+                    raise ValueError(f"view {i}: all edge weights are zero")
+                W[i] = x
+                continue
+            if np.count_nonzero(x == 0) > _ZERO_EDGE_SHARE * x.size:
+                warnings.warn(
+                    f"view {i}: {np.count_nonzero(x == 0)} of {x.size} edges have distance 0 "
+                    "(duplicate samples?); the view separates few neighbours",
+                    UserWarning, stacklevel=3,
+                )
+            z = standardize_edges(x, view=i)
+            W[i] = gaussian_from_distance(z, view=i) if self.fusion == "similarity" else z
+        return W
+
+    def fit(self, views, y=None):
+        """Learn the unified graph of the views and cluster it.
+
+        Parameters
+        ----------
+        views : list of array-like or sparse matrix
+            One (n_samples, n_features_v) feature matrix per view, or (n_samples, n_samples)
+            matrices for the precomputed metrics. A single view works (with a warning): the
+            unified graph is then that view's graph.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : MultiViewGraphClusterer
+            The fitted estimator.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from normgraph.graphs import MultiViewGraphClusterer
+        >>> rng = np.random.default_rng(1)
+        >>> views = [np.repeat([[0.0], [9.0]], 20, axis=0) + rng.normal(size=(40, 1))
+        ...          for _ in range(2)]
+        >>> model = MultiViewGraphClusterer(2, n_neighbors=5, random_state=0).fit(views)
+        >>> model.graph_.shape, int(model.labels_.max())
+        ((40, 40), 1)
+        """
+        dtype = self._check_params()
+        views, metrics = self._validate_views(views)
+        n_views = len(views)
+        n = views[0].shape[0]
+        w = _check_view_weights(self.view_weights, n_views)
+        if n_views == 1:
+            warnings.warn(
+                "a single view was given: there is nothing to fuse, the unified graph is that "
+                "view's kNN graph (pass a list of several views for multi-view learning)",
+                UserWarning, stacklevel=2,
+            )
+        rng = check_random_state(self.random_state)
+        k = self.n_neighbors
+
+        stages = progress(total=4, verbose=self.verbose, desc="MultiViewGraphClusterer")
+        stages.set_postfix(stage="kNN")
+        rows, cols = knn_union_edges(views, k, metrics, knn=self.knn, random_state=rng,
+                                     verbose=self.verbose)
+        stages.update(1)
+        stages.set_postfix(stage="edge weights")
+        W = self._view_weights_on_edges(views, metrics, rows, cols, dtype)
+        stages.update(1)
+        stages.set_postfix(stage="fusion")
+        S, alpha, A, E, info = consistent_graph_fusion(
+            W, beta=self.beta, gamma=self.gamma, view_weights=w, max_iter=self.max_iter,
+            dca_iter=self.dca_iter, rel_tol=self.rel_tol, min_iter=self.min_iter,
+            qp_tol=self.qp_tol, parity_mode=self.parity_mode, verbose=self.verbose,
+        )
+        if self.fusion == "dissimilarity":
+            # S is a fused distance: Gaussian similarity with sigma^2 = mean(S) (spec 4.7).
+            scale = float(np.mean(S, dtype=np.float64))
+            if not scale > 0:
+                raise ValueError("the fused dissimilarity is zero on every edge")
+            S = np.exp(-S / (2.0 * scale)).astype(dtype, copy=False)
+        stages.update(1)
+        stages.set_postfix(stage="spectral")
+        unified = _edges_to_csr(S, rows, cols, n)
+        if self.final_knn:
+            graph = knn_sparsify(unified, k)
+        else:
+            graph = sp.csr_matrix((unified + unified.T) * 0.5)
+        labels, embedding = spectral_clustering_njw(
+            graph, self.n_clusters, eigen_solver=self.eigen_solver,
+            assign_labels=self.assign_labels, n_init=self.n_init, random_state=rng,
+            verbose=self.verbose,
+        )
+        stages.update(1)
+        stages.close()
+
+        self.labels_ = labels
+        self.graph_ = graph
+        self.unified_graph_ = unified
+        self.edges_ = np.column_stack([rows, cols])
+        self.view_graphs_ = W
+        self.consistent_ = A
+        self.inconsistent_ = E
+        self.view_scales_ = np.asarray(info["view_scales"])
+        self.view_coef_ = alpha
+        self.view_weights_ = w
+        self.objective_ = list(info["objective"])
+        self.n_iter_ = int(info["n_iter"])
+        self.n_qp_calls_ = int(info["n_qp_calls"])
+        self.converged_ = bool(info["converged"])
+        self.embedding_ = embedding
+        self.n_views_ = n_views
+        self.n_features_per_view_ = tuple(int(X.shape[1]) for X in views)
+        if n_views == 1 and metrics[0] not in _SQUARE_METRICS:
+            self.n_features_in_ = int(views[0].shape[1])
+        elif hasattr(self, "n_features_in_"):
+            del self.n_features_in_
+        return self
+
+    def fit_predict(self, views, y=None):
+        """Fit and return the cluster labels (the model is transductive: no ``predict``).
+
+        Parameters
+        ----------
+        views : list of array-like or sparse matrix
+            As in :meth:`fit`.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from normgraph.graphs import MultiViewGraphClusterer
+        >>> rng = np.random.default_rng(2)
+        >>> views = [np.repeat([[0.0], [9.0]], 20, axis=0) + rng.normal(size=(40, 1))
+        ...          for _ in range(2)]
+        >>> labels = MultiViewGraphClusterer(2, n_neighbors=5, random_state=0).fit_predict(views)
+        >>> len(set(labels[:20])), len(set(labels[20:])), bool(labels[0] != labels[-1])
+        (1, 1, True)
+        """
+        return self.fit(views, y).labels_
