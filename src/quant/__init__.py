@@ -18,6 +18,9 @@ validation, then Numba kernels over sorted data and prefix sums, then plain NumP
     levels and any per-sample loss.
 ``_kernels.py``
     The Numba kernels of the solvers above.
+``_transformers.py``
+    scikit-learn transformers that quantize every feature: :class:`UniformQuantizer`,
+    :class:`LloydMaxQuantizer`, :class:`OptimalQuantizer` and :class:`N2UQuantizer`.
 ``_n2uq.py`` / ``_n2uq_kernels.py``
     The N2UQ activation quantizer (learnable nonuniform thresholds, uniform outputs): forward,
     piecewise-linear surrogate and generalized straight-through backward, and the N2UQ weight
@@ -35,6 +38,7 @@ from ._n2uq import (
     n2uq_weight_quant,
 )
 from ._optimal import optimal_kmeans_1d, optimal_thresholds_fixed_levels
+from ._transformers import LloydMaxQuantizer, N2UQuantizer, OptimalQuantizer, UniformQuantizer
 from ._uniform import UniformQuant, uniform_mse_quantizer
 
 __all__ = [
@@ -49,4 +53,8 @@ __all__ = [
     "n2uq_backward",
     "n2uq_weight_quant",
     "n2uq_weight_backward",
+    "UniformQuantizer",
+    "LloydMaxQuantizer",
+    "OptimalQuantizer",
+    "N2UQuantizer",
 ]
