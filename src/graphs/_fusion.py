@@ -5,13 +5,16 @@ Every view's graph lives on one shared edge list, so the V graphs are the rows o
 
 * alpha-step: a V-dimensional (possibly nonconvex) QP over the simplex, solved exactly by
   enumerating the KKT points of all faces (V <= 12) or by a monotone projected-gradient /
-  active-set method (larger V);
+  active-set method (larger V); it needs only V x V statistics of the iterate;
 * S-step: a closed-form weighted mean of the scaled consistent parts;
 * A-step: m independent V-dimensional box QPs that share one Hessian, a few projected-gradient
-  (DCA) sweeps done as one BLAS V x V by V x m product plus a fused Numba clip per sweep;
-* E-step: E = W - A (fused into the clip).
+  (DCA) sweeps;
+* E-step: E = W - A.
 
-Time O(T (V^2 m + 2^V V^3)), memory O(V m): linear in the number of edges.
+The objective, S-, A- and E-steps and the statistics of the next alpha-step are fused into one
+streaming Numba pass over the edges per iteration (the edge problems are independent), so an
+iteration reads W and A once and writes A and S once. Time O(T (V^2 m + 2^V V^3)), memory
+3 V m + 2 m numbers: linear in the number of edges.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import numpy as np
 from normgraph._utils.progress import progress
 from normgraph._utils.validation import check_scalar_param
 
-from ._fusion_kernels import consistency_term, dca_clip_sweep, row_norms_and_dots
+from ._fusion_kernels import consistency_term, fused_iteration, row_norms_and_dots
 
 __all__ = ["consistent_graph_fusion", "fusion_objective"]
 
@@ -214,15 +217,9 @@ def _alpha_step(H, c, alpha_prev, qp_tol):
 # objective
 # --------------------------------------------------------------------------------------------
 
-def _gram(E):
-    """E E^T as a float64 V x V matrix (BLAS)."""
-    G = E @ E.T
-    return np.asarray(G, dtype=np.float64)
-
-
-def _objective(A, E, S, alpha, C, w, G=None):
-    if G is None:
-        G = _gram(E)
+def _objective(A, E, S, alpha, C, w):
+    """J through the Gram matrix of E (one BLAS product) and a direct consistency term."""
+    G = np.asarray(E @ E.T, dtype=np.float64)
     return float(consistency_term(A, S, alpha, w)) + float(alpha @ (C * G) @ alpha)
 
 
@@ -290,23 +287,27 @@ def _s_step(A, alpha, w, out):
     np.matmul(coef, A, out=out)
 
 
-def _a_step(A, E, W, S, alpha, C, w, dca_iter, buf):
-    """dca_iter projected-gradient sweeps on the m edge box-QPs (in place on A and E)."""
+def _a_step_terms(alpha, C, w):
+    """Shared pieces of the m edge box-QPs: H' = C o (alpha alpha^T), Q = H' + diag(w alpha^2),
+    w alpha, and rho = lambda_max(Q) (the DCA step is 1/rho)."""
     Hp = C * np.outer(alpha, alpha)
     wa = w * alpha
-    wa2 = wa * alpha
-    Q = Hp + np.diag(wa2)
+    Q = Hp + np.diag(wa * alpha)
     rho = float(np.linalg.eigvalsh(Q)[-1])
     if not rho > 0:
         raise FloatingPointError(
             f"the A-step Hessian has largest eigenvalue {rho!r} <= 0; the DCA step 1/rho is "
             "undefined (check beta, gamma and view_weights)"
         )
-    Hp = Hp.astype(A.dtype)
-    inv_rho = 1.0 / rho
-    for _ in range(dca_iter):
-        np.matmul(Hp, E, out=buf)
-        dca_clip_sweep(A, E, W, buf, S, wa2, wa, inv_rho)
+    return Hp, Q, wa, rho
+
+
+def _a_step(A, W, S, alpha, C, w, dca_iter):
+    """The A-step alone (in place on A) for a given S: ``dca_iter`` DCA sweeps on every edge."""
+    Hp, Q, wa, rho = _a_step_terms(alpha, C, w)
+    n_views = W.shape[0]
+    fused_iteration(W, A, S, A, S, alpha, w, np.zeros(n_views), Hp, Q, wa, 1.0 / rho, dca_iter,
+                    False, np.empty((n_views, n_views)), np.empty(n_views), np.empty(n_views))
 
 
 def consistent_graph_fusion(W, *, beta=1.0, gamma=100.0, view_weights=None, max_iter=100,
@@ -330,7 +331,8 @@ def consistent_graph_fusion(W, *, beta=1.0, gamma=100.0, view_weights=None, max_
     simplex, even when it is nonconvex, by enumerating the KKT points of all faces for
     V <= 12; a monotone projected-gradient/active-set method beyond), the objective and
     stopping test, the closed-form S-step, ``dca_iter`` projected-gradient (DCA) sweeps on the
-    m edge box-QPs, and E = W - A. Time O(V^2 m) per iteration, memory O(V m).
+    m edge box-QPs, and E = W - A, the last three (and the objective) in one pass over the edges.
+    Time O(V^2 m) per iteration, memory O(V m).
 
     Parameters
     ----------
@@ -427,11 +429,19 @@ def consistent_graph_fusion(W, *, beta=1.0, gamma=100.0, view_weights=None, max_
     # Step 1: initialisation (alpha uniform after the scaling, A = W, E = 0).
     alpha = np.full(n_views, 1.0 / n_views)
     A = W.copy()
-    E = np.zeros_like(W)
+    A_next = np.empty_like(W)
     S = np.empty(n_edges, dtype=dtype)
-    buf = np.empty_like(W)
+    S_next = np.empty_like(S)
     _s_step(A, alpha, w, out=S)
-    J0 = _objective(A, E, S, alpha, C, w)
+    # statistics of the current iterate used by the alpha-step: G = E E^T, ||A_i||^2, <A_i, S>
+    G = np.zeros((n_views, n_views))
+    sq_norms = np.empty(n_views)
+    dots = np.empty(n_views)
+    row_norms_and_dots(A, S, sq_norms, dots)
+    G_next = np.empty_like(G)
+    sq_norms_next = np.empty_like(sq_norms)
+    dots_next = np.empty_like(dots)
+    J0 = float(consistency_term(A, S, alpha, w))
     objective = [J0]
 
     # "Zero" objective: round-off level relative to the size of the consistency term.
@@ -440,45 +450,55 @@ def consistent_graph_fusion(W, *, beta=1.0, gamma=100.0, view_weights=None, max_
     tiny = 1e4 * eps * eps * j_scale
     no_progress = max(1e-12, 10.0 * eps)
 
-    sq_norms = np.empty(n_views)
-    dots = np.empty(n_views)
     n_qp_calls = 0
     n_iter = 0
     stop_reason = "max_iter"
+    s_final_ready = False
     bar = progress(total=max_iter, verbose=verbose, desc="graph fusion")
     try:
         for t in range(1, max_iter + 1):
             n_iter = t
-            # alpha-step
-            G = _gram(E)
-            row_norms_and_dots(A, S, sq_norms, dots)
+            # alpha-step on the current iterate
             H = np.diag(w * sq_norms) + C * G
-            c = w * dots
-            alpha, infeasible = _alpha_step(H, c, alpha, qp_tol)
+            alpha, infeasible = _alpha_step(H, w * dots, alpha, qp_tol)
             n_qp_calls += int(infeasible)
-            # objective and stopping (J_t = J(S_{t-1}, A_{t-1}, alpha_t))
-            J = _objective(A, E, S, alpha, C, w, G=G)
+            # One pass: J's consistency term at (S, A, alpha), the S-step and the A-step (into
+            # the spare buffers, so that A and S are still the iterate J_t is evaluated at).
+            Hp, Q, wa, rho = _a_step_terms(alpha, C, w)
+            term1 = fused_iteration(W, A, S, A_next, S_next, alpha, w, w * alpha / w.sum(), Hp,
+                                    Q, wa, 1.0 / rho, dca_iter, True, G_next, sq_norms_next,
+                                    dots_next)
+            J = float(term1) + float(alpha @ (C * G) @ alpha)
             objective.append(J)
             bar.update(1)
             bar.set_postfix(J=f"{J:.4e}")
+            stop = None
             if J <= tiny:
-                stop_reason = "zero_objective"
-                break
-            if t >= min_iter:
+                stop = "zero_objective"
+            elif t >= min_iter:
                 if J0 - J <= no_progress * max(J0, tiny):
-                    stop_reason = "no_progress"
-                    break
-                if objective[-2] - J < rel_tol * (J0 - J):
-                    stop_reason = "rel_tol"
-                    break
-            # S-step, then A-step (E-step fused)
-            _s_step(A, alpha, w, out=S)
-            _a_step(A, E, W, S, alpha, C, w, dca_iter, buf)
+                    stop = "no_progress"
+                elif objective[-2] - J < rel_tol * (J0 - J):
+                    stop = "rel_tol"
+            if stop is not None:
+                # A stays the iterate J_t was evaluated at; S_next = S-step(alpha, A) already.
+                stop_reason = stop
+                if not parity_mode:
+                    S, S_next = S_next, S
+                s_final_ready = True
+                break
+            A, A_next = A_next, A
+            S, S_next = S_next, S
+            G, G_next = G_next, G
+            sq_norms, sq_norms_next = sq_norms_next, sq_norms
+            dots, dots_next = dots_next, dots
     finally:
         bar.close()
 
-    if not parity_mode:
+    if not (parity_mode or s_final_ready):
         _s_step(A, alpha, w, out=S)
+    # The spare buffer becomes E (no extra V x m array).
+    E = np.subtract(W, A, out=A_next)
     info = {
         "objective": objective,
         "n_iter": n_iter,

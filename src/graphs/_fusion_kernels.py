@@ -1,8 +1,11 @@
 """Numba kernels of the graph fusion solver: the per-edge passes over (V, m) arrays.
 
-Each kernel is one streaming pass over contiguous rows (views) of length m (edges); the
-V x V by V x m products are left to BLAS in the caller. Reductions accumulate in float64
-whatever the storage dtype, so float32 inputs lose precision only in storage and BLAS.
+Each kernel is one streaming pass over the (V, m) arrays (V views, m edges), rows contiguous.
+One outer iteration of the solver is a single pass (``fused_iteration``): the m edge problems
+are independent and share one V x V Hessian, so everything per edge is done while its column
+is in cache, in blocks of edges so that the inner loops run over contiguous memory and
+vectorise. Arithmetic and reductions are in float64 whatever the storage dtype, so float32
+inputs lose precision only in storage.
 """
 
 from __future__ import annotations
@@ -10,35 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["dca_clip_sweep", "consistency_term", "row_norms_and_dots"]
-
-
-@njit(cache=True, nogil=True)
-def dca_clip_sweep(A, E, W, HE, S, wa2, wa, inv_rho):  # pragma: no cover - compiled
-    """One projected-gradient (DCA) sweep of the A-step, in place, and the E-step.
-
-    For every view ``i`` and edge ``e`` the gradient (halved) of the edge box-QP
-    ``a^T Q a - 2 r^T a`` is ``Q a - r = wa2[i] * A[i, e] - HE[i, e] - wa[i] * S[e]``
-    (since ``Q = H' + diag(w alpha^2)``, ``r = H' W + (w alpha) S`` and ``W - A = E``), with
-    ``HE = H' @ E`` precomputed from the *old* E, so the update is a Jacobi step::
-
-        A <- clip(A - (Q A - r) / rho, 0, W),   E <- W - A.
-    """
-    V, m = A.shape
-    for i in range(V):
-        c2 = wa2[i]
-        c1 = wa[i]
-        for e in range(m):
-            a = A[i, e]
-            g = c2 * a - HE[i, e] - c1 * S[e]
-            a = a - g * inv_rho
-            ub = W[i, e]
-            if a < 0.0:
-                a = 0.0
-            elif a > ub:
-                a = ub
-            A[i, e] = a
-            E[i, e] = ub - a
+__all__ = ["fused_iteration", "consistency_term", "row_norms_and_dots"]
 
 
 @njit(cache=True, nogil=True)
@@ -73,3 +48,133 @@ def row_norms_and_dots(A, S, sq_norms, dots):  # pragma: no cover - compiled
             dd += a * float(S[e])
         sq_norms[i] = nn
         dots[i] = dd
+
+
+# Edges per block of the fused iteration: the block's (V, B) work arrays stay in L1/L2 cache.
+_BLOCK = 256
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
+def fused_iteration(W, A_old, S_old, A_new, S_new, alpha, w, coef, Hp, Q, wa, inv_rho,
+                    dca_iter, update_s, G, sq_norms, dots):  # pragma: no cover - compiled
+    """One streaming pass over the edges doing the objective, S-, A- and E-steps of an iteration.
+
+    Per edge column ``a = A_old[:, e]``, ``u = W[:, e]`` (in blocks of edges so that the inner
+    loops run over contiguous edges and vectorise):
+
+    * consistency term of J at (S_old, A_old, alpha): ``sum_i w_i (alpha_i a_i - S_old[e])^2``;
+    * S-step ``s = coef^T a`` (``coef = w alpha / sum w``) stored in ``S_new`` (if ``update_s``,
+      otherwise ``S_new`` is read as the given S);
+    * A-step: ``dca_iter`` projected-gradient sweeps ``a <- clip(a - (Q a - r)/rho, 0, u)`` with
+      ``r = Hp u + wa s``, kept in cache, stored in ``A_new`` (may alias ``A_old``);
+    * statistics of the new iterate for the next alpha-step: ``G = E E^T`` (E = W - A_new),
+      ``sq_norms_i = ||A_new_i||^2``, ``dots_i = <A_new_i, S_new>``.
+
+    Memory traffic per iteration: read W, A_old, S_old once, write A_new, S_new once.
+    Returns the consistency term (float64). All reductions accumulate in float64.
+    """
+    V, m = W.shape
+    B = _BLOCK
+    a = np.empty((V, B))
+    g = np.empty((V, B))
+    r = np.empty((V, B))
+    u = np.empty((V, B))
+    s = np.empty(B)
+    t1 = np.zeros(V)
+    G[:, :] = 0.0
+    sq_norms[:] = 0.0
+    dots[:] = 0.0
+    for b0 in range(0, m, B):
+        nb = min(B, m - b0)
+        sb = S_old[b0:b0 + nb]
+        # load the block (float64), consistency term at the old iterate, S-step
+        if update_s:
+            s[:nb] = 0.0
+        else:
+            s[:nb] = S_new[b0:b0 + nb]
+        for i in range(V):
+            ai = alpha[i]
+            ci = coef[i]
+            acc = 0.0
+            src = A_old[i, b0:b0 + nb]
+            dst = a[i]
+            ui = u[i]
+            wsrc = W[i, b0:b0 + nb]
+            for e in range(nb):
+                x = float(src[e])
+                dst[e] = x
+                ui[e] = float(wsrc[e])
+                d = ai * x - float(sb[e])
+                acc += d * d
+            if update_s:
+                for e in range(nb):
+                    s[e] += ci * dst[e]
+            t1[i] += acc
+        if update_s:
+            out = S_new[b0:b0 + nb]
+            for e in range(nb):
+                out[e] = s[e]
+                s[e] = float(out[e])  # the stored (possibly float32) value
+        # linear term r = Hp u + (w alpha) s of every edge QP
+        for i in range(V):
+            wai = wa[i]
+            ri = r[i]
+            for e in range(nb):
+                ri[e] = wai * s[e]
+            for j in range(V):
+                h = Hp[i, j]
+                uj = u[j]
+                for e in range(nb):
+                    ri[e] += h * uj[e]
+        # projected-gradient (DCA) sweeps, Jacobi: g = Q a - r from the old a, then clip
+        for _ in range(dca_iter):
+            for i in range(V):
+                gi = g[i]
+                ri = r[i]
+                for e in range(nb):
+                    gi[e] = -ri[e]
+                for j in range(V):
+                    q = Q[i, j]
+                    aj = a[j]
+                    for e in range(nb):
+                        gi[e] += q * aj[e]
+            for i in range(V):
+                ai_ = a[i]
+                gi = g[i]
+                ui = u[i]
+                for e in range(nb):
+                    x = ai_[e] - gi[e] * inv_rho
+                    x = max(x, 0.0)
+                    x = min(x, ui[e])
+                    ai_[e] = x
+        # store A; statistics of the new iterate (g is reused as the block of E = W - A)
+        for i in range(V):
+            nn = 0.0
+            dd = 0.0
+            ai_ = a[i]
+            gi = g[i]
+            ui = u[i]
+            dst = A_new[i, b0:b0 + nb]
+            for e in range(nb):
+                dst[e] = ai_[e]
+                x = float(dst[e])  # the stored (possibly float32) value
+                nn += x * x
+                dd += x * s[e]
+                gi[e] = ui[e] - x
+            sq_norms[i] += nn
+            dots[i] += dd
+        for i in range(V):
+            gi = g[i]
+            for j in range(i + 1):
+                gj = g[j]
+                acc = 0.0
+                for e in range(nb):
+                    acc += gi[e] * gj[e]
+                G[i, j] += acc
+    for i in range(V):
+        for j in range(i):
+            G[j, i] = G[i, j]
+    total = 0.0
+    for i in range(V):
+        total += w[i] * t1[i]
+    return total
