@@ -391,7 +391,14 @@ def lloyd_sorted(u, cw, S0, S1, S2, mean, levels, max_iter, tol):
             b = bounds[c + 1]
             w = S0[b] - S0[a]
             if b > a and w > 0.0:
-                new[c] = mean + (S1[b] - S1[a]) / w
+                # Keep the mean inside its cell's value range: rounding of the prefix-sum
+                # difference could otherwise merge two cells' levels.
+                y = mean + (S1[b] - S1[a]) / w
+                if y < u[a]:
+                    y = u[a]
+                elif y > u[b - 1]:
+                    y = u[b - 1]
+                new[c] = y
             else:
                 new[c] = levels[c]
                 if empty < 0:

@@ -111,11 +111,13 @@ class UniformQuant:
 # Exact integration under a density: partial moments M_k(t) = integral_{-inf}^{t} x^k f(x) dx.
 # --------------------------------------------------------------------------------------------
 
-def _partial_moments(dist, t):
+def _partial_moments(dist, t, cache=None):
     """``(M0, M1, M2)`` of the frozen scipy.stats distribution at the points ``t``.
 
     Closed forms for the normal and Laplace families; other distributions use
-    ``dist.expect`` (numerical quadrature, slow).
+    ``dist.expect`` (numerical quadrature, slow), memoised in ``cache`` (a dict) when given:
+    the searches revisit the same points (0 for every step of a symmetric quantizer with
+    even L, the infinite ends always).
     """
     t = np.asarray(t, dtype=np.float64)
     name = getattr(getattr(dist, "dist", None), "name", None)
@@ -144,20 +146,28 @@ def _partial_moments(dist, t):
         M1 = loc * m0 + scale * m1
         M2 = loc * loc * m0 + 2.0 * loc * scale * m1 + scale * scale * m2
         return M0, M1, M2
-    flat = t.ravel()
-    M0 = np.asarray(dist.cdf(flat), dtype=np.float64)
-    M1 = np.array([dist.expect(lambda v: v, ub=s) if s > -np.inf else 0.0 for s in flat])
-    M2 = np.array([dist.expect(lambda v: v * v, ub=s) if s > -np.inf else 0.0 for s in flat])
-    return M0.reshape(t.shape), M1.reshape(t.shape), M2.reshape(t.shape)
+    if cache is None:
+        cache = {}
+    out = np.empty((3,) + t.shape)
+    for idx, s in np.ndenumerate(t):
+        s = float(s)
+        if s not in cache:
+            if s == -np.inf:
+                cache[s] = (0.0, 0.0, 0.0)
+            else:
+                cache[s] = (float(dist.cdf(s)), dist.expect(lambda v: v, ub=s),
+                            dist.expect(lambda v: v * v, ub=s))
+        out[(slice(None),) + idx] = cache[s]
+    return out[0], out[1], out[2]
 
 
-def _density_mse(dist, levels):
+def _density_mse(dist, levels, cache=None):
     """Expected squared error of nearest-level quantization; ``levels`` has shape (..., L)."""
     levels = np.asarray(levels, dtype=np.float64)
     mids = 0.5 * (levels[..., :-1] + levels[..., 1:])
     shape = levels.shape[:-1] + (1,)
     edges = np.concatenate([np.full(shape, -np.inf), mids, np.full(shape, np.inf)], axis=-1)
-    M0, M1, M2 = _partial_moments(dist, edges)
+    M0, M1, M2 = _partial_moments(dist, edges, cache)
     d0 = np.diff(M0, axis=-1)
     d1 = np.diff(M1, axis=-1)
     d2 = np.diff(M2, axis=-1)
@@ -259,7 +269,8 @@ def uniform_mse_quantizer(x, n_levels, *, symmetric=True, mode="midrise", method
         Number of grid steps (``"grid"``), spread geometrically over four decades below the
         step at which the outermost level reaches twice the largest ``|x|``.
     refine : bool, default=True
-        Golden-section refinement of the best grid bracket (``"grid"`` only).
+        Golden-section refinement of the best grid bracket, then an alternating
+        least-squares descent from that point (``"grid"`` only).
     density : scipy.stats frozen distribution, default=None
         Exact-integration mode: minimise the expected squared error under this distribution
         instead of the sample mean (closed forms for normal and Laplace, quadrature
@@ -344,7 +355,14 @@ def _fit_symmetric(obj, u, cw, L, codes, method, n_grid, refine):
     f = lambda s: float(obj.mse_fixed(s)[0])  # noqa: E731
     if method == "grid":
         hi = 2.0 * xmax / max(cmax, 0.5)
-        return _grid_search(f, hi * 1e-4, hi, n_grid, refine, f_many=obj.mse_fixed)
+        step, mse = _grid_search(f, hi * 1e-4, hi, n_grid, refine, f_many=obj.mse_fixed)
+        if refine:
+            # The sample MSE has a kink wherever a threshold crosses a sample; a final
+            # alternating-least-squares descent settles inside the smooth piece it lands in.
+            s2, _, m2 = _als(obj, u, codes, step, 0.0, free_offset=False)
+            if m2 < mse:
+                step, mse = s2, m2
+        return step, mse
     if method == "als":
         step = xmax / max(cmax, 0.5)
         return _als(obj, u, codes, step, 0.0, free_offset=False)[::2]
@@ -430,7 +448,12 @@ def _fit_free_offset(obj, u, L, codes, method, n_grid, refine):
 
     hi = 2.0 * span / width
     step, mse = _grid_search(f, hi * 1e-4, hi, n_grid, refine)
-    return step, offsets[step], mse
+    offset = offsets[step]
+    if refine:
+        s2, z2, m2 = _als(obj, u, codes, step, offset, free_offset=True)
+        if m2 < mse:
+            step, offset, mse = s2, z2, m2
+    return step, offset, mse
 
 
 def _fit_density(dist, L, mode, method, free_offset, codes, n_grid, refine):
@@ -445,8 +468,10 @@ def _fit_density(dist, L, mode, method, free_offset, codes, n_grid, refine):
     xmax = float(max(abs(dist.ppf(1e-9)), abs(dist.ppf(1.0 - 1e-9))))
     hi = 2.0 * xmax / max(cmax, 0.5)
 
+    cache = {}
+
     def f_many(steps):
-        return _density_mse(dist, np.asarray(steps)[:, None] * codes[None, :])
+        return _density_mse(dist, np.asarray(steps)[:, None] * codes[None, :], cache)
 
     def f(s):
         return float(f_many([s])[0])
