@@ -21,6 +21,10 @@ validation, then Numba kernels over sorted data and prefix sums, then plain NumP
 ``_transformers.py``
     scikit-learn transformers that quantize every feature: :class:`UniformQuantizer`,
     :class:`LloydMaxQuantizer`, :class:`OptimalQuantizer` and :class:`N2UQuantizer`.
+``_plotting.py``
+    :func:`plot_quantizer`: thresholds and levels over the histogram of the data.
+``_cli.py``
+    The ``normgraph quantize FILE`` subcommand.
 ``_n2uq.py`` / ``_n2uq_kernels.py``
     The N2UQ activation quantizer (learnable nonuniform thresholds, uniform outputs): forward,
     piecewise-linear surrogate and generalized straight-through backward, and the N2UQ weight
@@ -38,6 +42,7 @@ from ._n2uq import (
     n2uq_weight_quant,
 )
 from ._optimal import optimal_kmeans_1d, optimal_thresholds_fixed_levels
+from ._plotting import plot_quantizer
 from ._transformers import LloydMaxQuantizer, N2UQuantizer, OptimalQuantizer, UniformQuantizer
 from ._uniform import UniformQuant, uniform_mse_quantizer
 
@@ -57,4 +62,5 @@ __all__ = [
     "LloydMaxQuantizer",
     "OptimalQuantizer",
     "N2UQuantizer",
+    "plot_quantizer",
 ]
