@@ -1,5 +1,6 @@
 """``normgraph quantize``: reads .npy (never unpickling) and CSV columns, prints the fit."""
 
+import os
 import re
 
 import numpy as np
@@ -8,14 +9,14 @@ import pytest
 from normgraph.cli import main
 from normgraph.quant import N2UQuantizer, equal_probability_thresholds, optimal_kmeans_1d
 
-_SENTINEL = []
-
-
 class _Evil:
-    """Unpickling this object would record it: the CLI must refuse object arrays first."""
+    """Unpickling this object creates a folder: the CLI must refuse object arrays first."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
 
     def __reduce__(self):
-        return (_SENTINEL.append, ("unpickled",))
+        return (os.mkdir, (self.marker,))
 
 
 def _numbers(line):
@@ -81,10 +82,14 @@ def test_plot_option(tmp_path, capsys):
 
 def test_object_npy_is_refused_without_unpickling(tmp_path, capsys):
     path = tmp_path / "evil.npy"
-    np.save(path, np.array([_Evil(), 1.0], dtype=object), allow_pickle=True)
+    marker = tmp_path / "unpickled"
+    np.save(path, np.array([_Evil(marker), 1.0], dtype=object), allow_pickle=True)
     assert main(["quantize", str(path)]) == 2
     assert "without pickle" in capsys.readouterr().err
-    assert _SENTINEL == []
+    assert not marker.exists()
+    # The marker works: loading with pickle (what the CLI never does) would create it.
+    np.load(path, allow_pickle=True)
+    assert marker.exists()
 
 
 @pytest.mark.parametrize(
