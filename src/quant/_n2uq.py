@@ -11,7 +11,8 @@ Activation quantizer with ``b`` bits (``L = 2**b - 1`` steps, output step ``step
 * decision thresholds ``m_i = T_i + ahat_i / 2``;
 * forward ``Q(x) = scale2 * step * #{i : scale1 * x > m_i}`` (strict ``>``: a tie rounds down);
 * surrogate ``F(z) = 0`` for ``z <= T_0``, ``2`` for ``z > T_L`` and
-  ``step * (k + (z - T_k) / ahat_k)`` on ``(T_k, T_{k+1}]``; ``Q = scale2 * step * ceil(F / step - 1/2)``;
+  ``step * (k + (z - T_k) / ahat_k)`` on ``(T_k, T_{k+1}]``;
+  ``Q = scale2 * step * ceil(F / step - 1/2)``;
 * backward (generalized straight-through estimator): the gradient of ``scale2 * F(scale1 * x)``
   for ``x``, ``start``, ``a`` and ``scale1``; the gradient of ``scale2`` is the unscaled forward.
 
@@ -85,7 +86,8 @@ class _ActParams:
 def n2uq_forward(x, start, a, scale1=1.0, scale2=1.0, n_bits=2, eps=1e-3):
     """Quantize activations with the N2UQ quantizer (learnable thresholds, uniform outputs).
 
-    ``Q(x) = scale2 * step * #{i : scale1 * x > T_i + ahat_i / 2}`` with ``step = 2 / (2**n_bits - 1)``,
+    ``Q(x) = scale2 * step * #{i : scale1 * x > T_i + ahat_i / 2}``
+    with ``step = 2 / (2**n_bits - 1)``,
     knots ``T_0 = start``, ``T_i = start + sum_{j<i} ahat_j`` and ``ahat_i = max-floor(a_i, eps)``
     (``a_i`` if ``a_i > eps`` else ``eps``). A value exactly on a threshold rounds *down*, unlike
     ``np.round`` (half to even). Cost O(N log L).
@@ -93,7 +95,8 @@ def n2uq_forward(x, start, a, scale1=1.0, scale2=1.0, n_bits=2, eps=1e-3):
     Parameters
     ----------
     x : array-like of any shape
-        Real inputs (int and bool are cast to float64); may be negative (below ``start`` they map to 0).
+        Real inputs (int and bool are cast to float64); may be negative (below ``start`` they
+        map to 0).
     start : float
         First knot ``T_0``.
     a : array-like of shape (2**n_bits - 1,)

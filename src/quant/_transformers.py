@@ -1,10 +1,10 @@
 """scikit-learn transformers that quantize every feature with one of the 1-D solvers.
 
-Each transformer fits one quantizer per column (like :class:`~sklearn.preprocessing.KBinsDiscretizer`)
-and maps values to their reconstruction level (``output="value"``) or to the integer level index
-(``output="index"``). ``inverse_transform`` decodes: indices to levels (``output="index"``), or
-checks that values are levels and returns them (``output="value"``, where the output already is
-the decoded value).
+Each transformer fits one quantizer per column (like
+:class:`~sklearn.preprocessing.KBinsDiscretizer`) and maps values to their reconstruction level
+(``output="value"``) or to the integer level index (``output="index"``). ``inverse_transform``
+decodes: indices to levels (``output="index"``), or checks that values are levels and returns
+them (``output="value"``, where the output already is the decoded value).
 
 Fitting delegates to the solvers (:func:`uniform_mse_quantizer`, :func:`lloyd_max`,
 :func:`optimal_kmeans_1d`, the N2UQ kernels); this module only validates, loops over features,
@@ -25,7 +25,7 @@ from . import _n2uq_kernels
 from ._lloyd import lloyd_max
 from ._n2uq import _ActParams
 from ._optimal import optimal_kmeans_1d, optimal_thresholds_fixed_levels
-from ._uniform import UniformQuant, uniform_mse_quantizer
+from ._uniform import uniform_mse_quantizer
 from ._validation import check_n_bits, check_n_levels
 
 __all__ = ["UniformQuantizer", "LloydMaxQuantizer", "OptimalQuantizer", "N2UQuantizer"]
@@ -606,7 +606,11 @@ def _index_mse_thresholds(z, L):
 
 
 def _knots_from_thresholds(t, z):
-    """Knots whose interval midpoints are the thresholds: T_0 = t_0 - (t_1 - t_0)/2, T_{i+1} = 2 t_i - T_i."""
+    """Knots whose interval midpoints are the thresholds t.
+
+    ``T_0 = t_0 - (t_1 - t_0) / 2`` and ``T_{i+1} = 2 t_i - T_i``; with a single threshold the
+    first knot is placed at the smallest sample.
+    """
     L = t.shape[0]
     knots = np.empty(L + 1)
     if L >= 2:
