@@ -121,9 +121,10 @@ def optimal_kmeans_1d(x, n_levels, *, method="dc", sample_weight=None, return_la
             _too_few_values_warning(k, n)
         starts = np.arange(n, dtype=np.int64)
     else:
-        mean, S0, S1, S2 = _prefix_sums(u, cw)
+        mean = float(np.dot(cw, u) / cw.sum())
+        table = _kernels.dp_table(u, cw, mean)
         J = np.empty((k, n), dtype=np.int32)
-        _kernels.kmeans_dp(S0, S1, S2, k, _KMEANS_METHODS[method], J)
+        _kernels.kmeans_dp(table, k, _KMEANS_METHODS[method], J)
         starts = _kernels.backtrack_starts(J, n, k)
     # Levels and the error are recomputed directly from the clusters (no prefix-sum
     # differences): the DP decides the split, plain weighted means report it.
