@@ -39,6 +39,12 @@ def _check_choice(value, name, choices):
     return value
 
 
+def _check_bool(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def _check_positive_int(value, name):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -200,6 +206,9 @@ class UniformQuantizer(_PerFeatureQuantizer):
         Step search of :func:`~normgraph.quant.uniform_mse_quantizer`.
     output : {"value", "index"}, default="value"
         Return the reconstruction levels (float64) or the level indices (int64).
+    symmetric : bool, default=True
+        For ``"midrise"`` and ``"midtread"``: keep the grid symmetric about 0 (offset 0).
+        ``False`` also fits the offset (useful for features that are not centred).
 
     Attributes
     ----------
@@ -231,11 +240,12 @@ class UniformQuantizer(_PerFeatureQuantizer):
     array([[ 0.5, -4.5]])
     """
 
-    def __init__(self, n_levels=4, mode="midrise", method="grid", output="value"):
+    def __init__(self, n_levels=4, mode="midrise", method="grid", output="value", symmetric=True):
         self.n_levels = n_levels
         self.mode = mode
         self.method = method
         self.output = output
+        self.symmetric = symmetric
 
     def _check_params(self):
         return dict(
@@ -243,11 +253,12 @@ class UniformQuantizer(_PerFeatureQuantizer):
             mode=_check_choice(self.mode, "mode", ("midrise", "midtread", "affine")),
             method=_check_choice(self.method, "method", ("grid", "als", "octav")),
             output=_check_output(self.output),
+            symmetric=_check_bool(self.symmetric, "symmetric"),
         )
 
     def _fit_feature(self, x, params):
         return uniform_mse_quantizer(x, params["n_levels"], mode=params["mode"],
-                                     method=params["method"])
+                                     method=params["method"], symmetric=params["symmetric"])
 
     def _store(self, results, params):
         self.quantizers_ = results

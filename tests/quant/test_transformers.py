@@ -72,14 +72,19 @@ def X3():
 
 
 # --------------------------------------------------------------------------- equality with solvers
-@pytest.mark.parametrize("mode, method", [("midrise", "grid"), ("midtread", "als"),
-                                          ("affine", "grid")])
-def test_uniform_equals_solver_per_feature(X3, mode, method):
+@pytest.mark.parametrize("mode, method, symmetric", [
+    ("midrise", "grid", True), ("midtread", "als", True), ("affine", "grid", True),
+    ("midrise", "grid", False), ("midrise", "octav", True),
+])
+def test_uniform_equals_solver_per_feature(X3, mode, method, symmetric):
     n_levels = 4 if mode == "midrise" else 5
-    q = UniformQuantizer(n_levels=n_levels, mode=mode, method=method).fit(X3)
-    Xt = q.transform(X3)
+    q = UniformQuantizer(n_levels=n_levels, mode=mode, method=method, symmetric=symmetric)
+    Xt = q.fit(X3).transform(X3)
+    if not symmetric:
+        assert q.offset_[2] > 1.0  # the shifted exponential feature gets its own centre
     for j in range(3):
-        uq = uniform_mse_quantizer(X3[:, j], n_levels, mode=mode, method=method)
+        uq = uniform_mse_quantizer(X3[:, j], n_levels, mode=mode, method=method,
+                                   symmetric=symmetric)
         assert (q.step_[j], q.offset_[j], q.mse_[j]) == (uq.step, uq.offset, uq.mse)
         np.testing.assert_array_equal(q.levels_[j], uq.levels)
         np.testing.assert_array_equal(q.thresholds_[j], uq.thresholds)
@@ -340,6 +345,7 @@ def test_bad_data(est, X3):
         UniformQuantizer(mode="signed"),
         UniformQuantizer(method="newton"),
         UniformQuantizer(output="codes"),
+        UniformQuantizer(symmetric="no"),
         LloydMaxQuantizer(max_iter=0),
         LloydMaxQuantizer(tol=-1.0),
         OptimalQuantizer(method="kmeans++"),
