@@ -212,13 +212,17 @@ class MultiViewGraphClusterer(ClusterMixin, BaseEstimator):
     # ----------------------------------------------------------------------------------------
     # validation
     # ----------------------------------------------------------------------------------------
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
     def _check_params(self):
         _check_choice(self.fusion, "fusion", _FUSIONS)
         _check_choice(self.knn, "knn", KNN_METHODS)
         _check_choice(self.eigen_solver, "eigen_solver", ("auto", "arpack", "lobpcg", "dense"))
         _check_choice(self.assign_labels, "assign_labels", ("kmeans", "discretize"))
         check_scalar_param(self.n_clusters, "n_clusters", kind="int", low=2)
-        check_scalar_param(self.n_neighbors, "n_neighbors", kind="int", low=1)
         check_scalar_param(self.beta, "beta", low=0)
         check_scalar_param(self.gamma, "gamma", low=0)
         check_scalar_param(self.max_iter, "max_iter", kind="int", low=1)
@@ -254,6 +258,12 @@ class MultiViewGraphClusterer(ClusterMixin, BaseEstimator):
     def _validate_views(self, views):
         views = check_views(views, accept_sparse=True, dtype=np.float64)
         n = views[0].shape[0]
+        k = check_scalar_param(self.n_neighbors, "n_neighbors", kind="int", low=1)
+        if n <= k:
+            raise ValueError(
+                f"n_samples = {n} must be greater than n_neighbors = {k}; lower n_neighbors"
+            )
+        dtype = self._check_params()
         metrics = self._check_metrics(len(views))
         for i, (X, met) in enumerate(zip(views, metrics)):
             if met in _SQUARE_METRICS:
@@ -268,14 +278,9 @@ class MultiViewGraphClusterer(ClusterMixin, BaseEstimator):
                         f"view {i}: a precomputed {'graph' if met == 'precomputed_graph' else 'distance'} "
                         "must be nonnegative"
                     )
-        k = self.n_neighbors
-        if n <= k:
-            raise ValueError(
-                f"n_samples = {n} must be greater than n_neighbors = {k}; lower n_neighbors"
-            )
         if self.n_clusters > n:
             raise ValueError(f"n_clusters = {self.n_clusters} must be <= n_samples = {n}")
-        return views, metrics
+        return views, metrics, dtype
 
     # ----------------------------------------------------------------------------------------
     # pipeline
@@ -327,8 +332,7 @@ class MultiViewGraphClusterer(ClusterMixin, BaseEstimator):
         >>> model.graph_.shape, int(model.labels_.max())
         ((40, 40), 1)
         """
-        dtype = self._check_params()
-        views, metrics = self._validate_views(views)
+        views, metrics, dtype = self._validate_views(views)
         n_views = len(views)
         n = views[0].shape[0]
         w = _check_view_weights(self.view_weights, n_views)
