@@ -288,27 +288,36 @@ def _s_step(A, alpha, w, out):
     np.matmul(coef, A, out=out)
 
 
-def _a_step_terms(alpha, C, w):
-    """Shared pieces of the m edge box-QPs: H' = C o (alpha alpha^T), Q = H' + diag(w alpha^2),
-    w alpha, and rho = lambda_max(Q) (the DCA step is 1/rho)."""
-    Hp = C * np.outer(alpha, alpha)
+def _a_step_terms(alpha, beta, gamma, C, w):
+    """Shared pieces of the m edge box-QPs and the DCA step 1/rho, rho = lambda_max(Q).
+
+    ``Q = H' + diag(w alpha^2)`` with ``H' = C o (alpha alpha^T)``; since
+    ``C = B o (w w^T)`` and ``B = (beta - gamma) I + gamma 1 1^T``, ``H'`` is a diagonal plus a
+    rank-one matrix in ``dw = w o alpha``, which the kernel applies in O(V) per edge.
+    Returns ``(dw, r_diag, q_diag, wa, rho)``.
+    """
     wa = w * alpha
-    Q = Hp + np.diag(wa * alpha)
+    Q = C * np.outer(alpha, alpha) + np.diag(wa * alpha)
     rho = float(np.linalg.eigvalsh(Q)[-1])
     if not rho > 0:
         raise FloatingPointError(
             f"the A-step Hessian has largest eigenvalue {rho!r} <= 0; the DCA step 1/rho is "
             "undefined (check beta, gamma and view_weights)"
         )
-    return Hp, Q, wa, rho
+    dw = wa
+    r_diag = (beta - gamma) * dw * dw
+    q_diag = r_diag + wa * alpha
+    return dw, r_diag, q_diag, wa, rho
 
 
-def _a_step(A, W, S, alpha, C, w, dca_iter):
+def _a_step(A, W, S, alpha, beta, gamma, w, dca_iter):
     """The A-step alone (in place on A) for a given S: ``dca_iter`` DCA sweeps on every edge."""
-    Hp, Q, wa, rho = _a_step_terms(alpha, C, w)
+    C = _cross_penalty(beta, gamma, w)
+    dw, r_diag, q_diag, wa, rho = _a_step_terms(alpha, beta, gamma, C, w)
     n_views = W.shape[0]
-    fused_iteration(W, A, S, A, S, alpha, w, np.zeros(n_views), Hp, Q, wa, 1.0 / rho, dca_iter,
-                    False, np.empty((n_views, n_views)), np.empty(n_views), np.empty(n_views))
+    fused_iteration(W, A, S, A, S, alpha, w, np.zeros(n_views), dw, gamma, r_diag, q_diag, wa,
+                    1.0 / rho, dca_iter, False, np.empty((n_views, n_views)), np.empty(n_views),
+                    np.empty(n_views))
 
 
 def consistent_graph_fusion(W, *, beta=1.0, gamma=100.0, view_weights=None, max_iter=100,
@@ -470,10 +479,10 @@ def consistent_graph_fusion(W, *, beta=1.0, gamma=100.0, view_weights=None, max_
             n_qp_calls += int(infeasible)
             # One pass: J's consistency term at (S, A, alpha), the S-step and the A-step (into
             # the spare buffers, so that A and S are still the iterate J_t is evaluated at).
-            Hp, Q, wa, rho = _a_step_terms(alpha, C, w)
-            term1 = fused_iteration(W, A, S, A_next, S_next, alpha, w, w * alpha / w.sum(), Hp,
-                                    Q, wa, 1.0 / rho, dca_iter, True, G_next, sq_norms_next,
-                                    dots_next)
+            dw, r_diag, q_diag, wa, rho = _a_step_terms(alpha, beta, gamma, C, w)
+            term1 = fused_iteration(W, A, S, A_next, S_next, alpha, w, w * alpha / w.sum(), dw,
+                                    gamma, r_diag, q_diag, wa, 1.0 / rho, dca_iter, True, G_next,
+                                    sq_norms_next, dots_next)
             J = float(term1) + float(alpha @ (C * G) @ alpha)
             objective.append(J)
             iteration_seconds.append(time.perf_counter() - tic)

@@ -55,8 +55,8 @@ _BLOCK = 256
 
 
 @njit(cache=True, nogil=True, fastmath={"reassoc", "contract"})
-def fused_iteration(W, A_old, S_old, A_new, S_new, alpha, w, coef, Hp, Q, wa, inv_rho,
-                    dca_iter, update_s, G, sq_norms, dots):  # pragma: no cover - compiled
+def fused_iteration(W, A_old, S_old, A_new, S_new, alpha, w, coef, dw, gamma, r_diag, q_diag,
+                    wa, inv_rho, dca_iter, update_s, G, sq_norms, dots):  # pragma: no cover - compiled
     """One streaming pass over the edges doing the objective, S-, A- and E-steps of an iteration.
 
     Per edge column ``a = A_old[:, e]``, ``u = W[:, e]`` (in blocks of edges so that the inner
@@ -65,13 +65,17 @@ def fused_iteration(W, A_old, S_old, A_new, S_new, alpha, w, coef, Hp, Q, wa, in
     * consistency term of J at (S_old, A_old, alpha): ``sum_i w_i (alpha_i a_i - S_old[e])^2``;
     * S-step ``s = coef^T a`` (``coef = w alpha / sum w``) stored in ``S_new`` (if ``update_s``,
       otherwise ``S_new`` is read as the given S);
-    * A-step: ``dca_iter`` projected-gradient sweeps ``a <- clip(a - (Q a - r)/rho, 0, u)`` with
-      ``r = Hp u + wa s``, kept in cache, stored in ``A_new`` (may alias ``A_old``);
+    * A-step: ``dca_iter`` projected-gradient sweeps ``a <- clip(a - (Q a - r)/rho, 0, u)``
+      stored in ``A_new`` (may alias ``A_old``). With ``dw = w o alpha`` the edge-QP matrices
+      are ``H' = C o (alpha alpha^T) = (beta - gamma) diag(dw^2) + gamma dw dw^T`` and
+      ``Q = H' + diag(w alpha^2)``, so ``Q a = q_diag o a + gamma dw (dw^T a)`` and
+      ``r = H' u + (w alpha) s = r_diag o u + gamma dw (dw^T u) + wa s`` cost O(V) per edge
+      (``r_diag = (beta - gamma) dw^2``, ``q_diag = r_diag + w alpha^2``, ``wa = w alpha``);
     * statistics of the new iterate for the next alpha-step: ``G = E E^T`` (E = W - A_new),
       ``sq_norms_i = ||A_new_i||^2``, ``dots_i = <A_new_i, S_new>``.
 
     Memory traffic per iteration: read W, A_old, S_old once, write A_new, S_new once.
-    Returns the consistency term (float64). All reductions accumulate in float64.
+    Returns the consistency term (float64). All arithmetic and reductions are in float64.
     """
     V, m = W.shape
     B = _BLOCK
@@ -80,6 +84,7 @@ def fused_iteration(W, A_old, S_old, A_new, S_new, alpha, w, coef, Hp, Q, wa, in
     r = np.empty((V, B))
     u = np.empty((V, B))
     s = np.empty(B)
+    t = np.empty(B)
     t1 = np.zeros(V)
     G[:, :] = 0.0
     sq_norms[:] = 0.0
@@ -115,35 +120,39 @@ def fused_iteration(W, A_old, S_old, A_new, S_new, alpha, w, coef, Hp, Q, wa, in
             for e in range(nb):
                 out[e] = s[e]
                 s[e] = float(out[e])  # the stored (possibly float32) value
-        # linear term r = Hp u + (w alpha) s of every edge QP
+        # linear term r = Hp u + (w alpha) s, Hp = (beta - gamma) diag(dw^2) + gamma dw dw^T
+        for e in range(nb):
+            t[e] = 0.0
+        for j in range(V):
+            dj = dw[j]
+            uj = u[j]
+            for e in range(nb):
+                t[e] += dj * uj[e]
         for i in range(V):
             wai = wa[i]
+            rdi = r_diag[i]
+            gdi = gamma * dw[i]
             ri = r[i]
+            ui = u[i]
             for e in range(nb):
-                ri[e] = wai * s[e]
-            for j in range(V):
-                h = Hp[i, j]
-                uj = u[j]
-                for e in range(nb):
-                    ri[e] += h * uj[e]
-        # projected-gradient (DCA) sweeps, Jacobi: g = Q a - r from the old a, then clip
+                ri[e] = rdi * ui[e] + gdi * t[e] + wai * s[e]
+        # projected-gradient (DCA) sweeps, Jacobi: Q a - r from the old a, then clip
         for _ in range(dca_iter):
-            for i in range(V):
-                gi = g[i]
-                ri = r[i]
+            for e in range(nb):
+                t[e] = 0.0
+            for j in range(V):
+                dj = dw[j]
+                aj = a[j]
                 for e in range(nb):
-                    gi[e] = -ri[e]
-                for j in range(V):
-                    q = Q[i, j]
-                    aj = a[j]
-                    for e in range(nb):
-                        gi[e] += q * aj[e]
+                    t[e] += dj * aj[e]
             for i in range(V):
+                qdi = q_diag[i]
+                gdi = gamma * dw[i]
                 ai_ = a[i]
-                gi = g[i]
+                ri = r[i]
                 ui = u[i]
                 for e in range(nb):
-                    x = ai_[e] - gi[e] * inv_rho
+                    x = ai_[e] - (qdi * ai_[e] + gdi * t[e] - ri[e]) * inv_rho
                     x = max(x, 0.0)
                     x = min(x, ui[e])
                     ai_[e] = x

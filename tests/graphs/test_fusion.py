@@ -350,7 +350,7 @@ def test_each_dca_sweep_never_increases_edge_objective(seed, V, m, beta, gamma):
     W, A, S, alpha, w, C, Q, R = _a_step_problem(rng, V, m, beta, gamma)
     f = _edge_values(Q, R, A)
     for _ in range(5):
-        _fusion._a_step(A, W, S, alpha, C, w, 1)
+        _fusion._a_step(A, W, S, alpha, beta, gamma, w, 1)
         f_new = _edge_values(Q, R, A)
         assert (f_new <= f + 1e-12 * np.maximum(1.0, np.abs(f))).all()
         assert (A >= 0).all() and (A <= W).all()
@@ -364,7 +364,7 @@ def test_a_step_convex_matches_box_qp_oracles(seed, V, beta, ratio):
     m = 6
     rng = np.random.default_rng(seed)
     W, A, S, alpha, w, C, Q, R = _a_step_problem(rng, V, m, beta, beta * ratio)
-    _fusion._a_step(A, W, S, alpha, C, w, 500)
+    _fusion._a_step(A, W, S, alpha, beta, beta * ratio, w, 500)
     for e in range(m):
         a_ref, f_ref = enumerate_box_qp(Q, R[:, e], W[:, e])
         np.testing.assert_allclose(A[:, e], a_ref, atol=1e-8)
@@ -384,7 +384,7 @@ def test_a_step_nonconvex_never_below_global_optimum(seed, V, gamma):
     rng = np.random.default_rng(seed)
     W, A, S, alpha, w, C, Q, R = _a_step_problem(rng, V, m, 1.0, gamma)
     f0 = _edge_values(Q, R, A)
-    _fusion._a_step(A, W, S, alpha, C, w, 50)
+    _fusion._a_step(A, W, S, alpha, 1.0, gamma, w, 50)
     f = _edge_values(Q, R, A)
     assert (f <= f0 + 1e-12).all()
     for e in range(m):
@@ -395,9 +395,8 @@ def test_a_step_nonconvex_never_below_global_optimum(seed, V, gamma):
 def test_a_step_guard_nonpositive_hessian():
     """lambda_max(Q) <= 0 cannot occur for valid inputs; the guard still raises, never divides."""
     W = np.ones((2, 3))
-    C = _fusion._cross_penalty(1.0, 100.0, np.ones(2))
     with pytest.raises(FloatingPointError, match="eigenvalue"):
-        _fusion._a_step(W.copy(), W, np.ones(3), np.zeros(2), C, np.ones(2), 3)
+        _fusion._a_step(W.copy(), W, np.ones(3), np.zeros(2), 1.0, 100.0, np.ones(2), 3)
 
 
 # --------------------------------------------------------------------------------------------
