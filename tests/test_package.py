@@ -31,6 +31,16 @@ def test_console_script_demo_runs():
                          text=True)
     assert out.returncode == 0, out.stderr
     assert "digits_multiview: 1797 samples, 4 views, 10 clusters" in out.stdout
+    lines = out.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("method"))
+    assert lines[header].split() == ["method", "ACC", "NMI", "ARI", "purity", "F", "iters",
+                                     "fit", "(s)"]
+    rows = {line.split(" (")[0]: line.split(")", 1)[1].split() for line in lines[header + 2:]}
+    assert set(rows) == {"SGF", "DGF", "best single view"}
+    for values in rows.values():
+        acc, nmi, ari = (float(v) for v in values[:3])
+        # sanity bounds: far above chance (0.1) on these ten balanced classes
+        assert 0.6 < acc <= 1 and 0.6 < nmi <= 1 and 0.5 < ari <= 1
 
 
 def test_datasets_command_lists_real_files(data_home, capsys):
