@@ -137,8 +137,11 @@ def _layer_naive(P, Dcur, Jrow, rlo, rhi, clo):
 
 
 @njit(cache=True)
-def _layer_dc(P, Dcur, Jrow, rlo, rhi, clo, stack):
-    # Explicit stack of (row_lo, row_hi, col_lo, col_hi) instead of recursion.
+def _layer_dc(P, Dcur, Jrow, Jprev, prev_rhi, rlo, rhi, clo, stack):
+    # Explicit stack of (row_lo, row_hi, col_lo, col_hi) instead of recursion. Besides the
+    # monotonicity along the row (children search [jlo, J(mid)] and [J(mid), jhi]) the
+    # argmins are monotone across layers, J_{q-1}(i) <= J_q(i): the last of q clusters
+    # starts no earlier than the last of q - 1. It shrinks the search a lot for large k.
     stack[0, 0] = rlo
     stack[0, 1] = rhi
     stack[0, 2] = clo
@@ -152,12 +155,17 @@ def _layer_dc(P, Dcur, Jrow, rlo, rhi, clo, stack):
         jhi = stack[top, 3]
         mid = (ilo + ihi) // 2
         jend = mid if mid < jhi else jhi
+        jstart = jlo
+        if mid <= prev_rhi and Jprev[mid] > jstart:
+            jstart = Jprev[mid]
+        if jstart > jend:
+            jstart = jend
         e0 = P[mid + 1, 0]
         e1 = P[mid + 1, 1]
         e2 = P[mid + 1, 2]
         best = np.inf
-        arg = jlo
-        for j in range(jlo, jend + 1):
+        arg = jstart
+        for j in range(jstart, jend + 1):
             s1 = e1 - P[j, 1]
             c = (e2 - P[j, 2]) - s1 * s1 / (e0 - P[j, 0])
             if c < 0.0:
@@ -295,6 +303,7 @@ def kmeans_dp(P, k, method, J):
     stack = np.empty((_STACK_SIZE, 4), dtype=np.int64)
     red = np.empty(3 * n + 4, dtype=np.int64)
     levels = np.empty((64, 5), dtype=np.int64)
+    prev_rhi = n - 1  # last row filled in the previous layer (layer 0 fills every row)
     for q in range(1, k):
         # shift the previous layer into the table: P[j, 3] = D_prev[j - 1]
         for i in range(n):
@@ -308,9 +317,10 @@ def kmeans_dp(P, k, method, J):
         if method == METHOD_NAIVE or rlo == rhi:
             _layer_naive(P, Dcur, Jrow, rlo, rhi, clo)
         elif method == METHOD_DC:
-            _layer_dc(P, Dcur, Jrow, rlo, rhi, clo, stack)
+            _layer_dc(P, Dcur, Jrow, J[q - 1], prev_rhi, rlo, rhi, clo, stack)
         else:
             _layer_smawk(P, Dcur, Jrow, rlo, rhi, clo, red, levels)
+        prev_rhi = rhi
     return Dcur[n - 1]
 
 
