@@ -348,8 +348,9 @@ def consistent_graph_fusion(W, *, beta=1.0, gamma=100.0, view_weights=None, max_
     ----------
     W : array-like of shape (n_views, n_edges)
         Nonnegative, finite view graphs on the common edge list; every row needs a positive
-        sum. float32 input is computed in float32 (small V x V quantities in float64);
-        anything else in float64.
+        sum. float32 input is stored and returned in float32 (half the memory and memory
+        traffic, for large graphs); anything else is converted to float64. Arithmetic and
+        reductions are in float64 either way.
     beta : float, default=1.0
         Penalty on each view's own inconsistent part (>= 0).
     gamma : float, default=100.0

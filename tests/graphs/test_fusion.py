@@ -410,8 +410,10 @@ def test_solver_objective_non_increasing(seed, V, m, beta, gamma, parity):
     rng = np.random.default_rng(seed)
     W = random_views(rng, V, m)
     w = rng.uniform(0.3, 3, size=V)
+    W_in = W.copy()
     S, alpha, A, E, info = consistent_graph_fusion(W, beta=beta, gamma=gamma, view_weights=w,
                                                    parity_mode=parity)
+    np.testing.assert_array_equal(W, W_in)  # the input is not modified
     J = np.asarray(info["objective"])
     assert len(J) == info["n_iter"] + 1
     Ws = scaled(W)
