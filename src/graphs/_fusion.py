@@ -259,7 +259,7 @@ def fusion_objective(W, A, S, alpha, beta=1.0, gamma=100.0, view_weights=None):
     Examples
     --------
     >>> import numpy as np
-    >>> from normgraph.graphs._fusion import fusion_objective
+    >>> from normgraph.graphs import fusion_objective
     >>> W = np.array([[0.5, 0.5], [0.5, 0.5]])
     >>> fusion_objective(W, W, 0.5 * W[0], np.array([0.5, 0.5]))  # identical views: J = 0
     0.0
@@ -408,7 +408,7 @@ def consistent_graph_fusion(W, *, beta=1.0, gamma=100.0, view_weights=None, max_
     Examples
     --------
     >>> import numpy as np
-    >>> from normgraph.graphs._fusion import consistent_graph_fusion
+    >>> from normgraph.graphs import consistent_graph_fusion
     >>> rng = np.random.default_rng(0)
     >>> W = rng.uniform(size=(3, 50))
     >>> S, alpha, A, E, info = consistent_graph_fusion(W)
