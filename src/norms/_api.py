@@ -95,10 +95,11 @@ def conv_norm(weight, p=np.inf, input_shape=None, stride=1, padding=0, dilation=
         return res if return_details else float(res.upper)
 
     w, geom = normalize_conv_args(weight, input_shape, stride, padding, dilation, groups,
-                                  padding_mode, transposed, output_padding)
+                                  padding_mode, transposed, output_padding, allow_float32=True)
     conv = geom.adjoint_conv() if geom.transposed else geom
     if p == "fro":
-        value, method, n_pat = conv_fro_norm(w, conv), "frobenius", ()
+        value, method, n_pat = conv_fro_norm(w.astype(np.float64, copy=False), conv), \
+            "frobenius", ()
     else:
         # rows of the layer are columns of its adjoint: swap the pattern kind when transposed
         kind = "row" if p == np.inf else "col"

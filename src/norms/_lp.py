@@ -15,6 +15,9 @@ reused across the pattern tree). The common case (no merged taps) is two passes 
 
 from __future__ import annotations
 
+import itertools
+from functools import lru_cache
+
 import numpy as np
 from numba import njit
 
@@ -24,29 +27,50 @@ __all__ = ["conv_lp_norm"]
 
 
 @njit(cache=True)
-def _abs_sum_rows(K3):
-    """(C, J, P) -> (C, P): sum over the input slices of |K| (l-inf summary)."""
+def _rows_select_max(K3, Mt):
+    """max_c max_t sum_p (sum_j |K3[c, j, p]|) Mt[p, t]: l-inf over selection-pattern tuples."""
     C, J, P = K3.shape
-    out = np.zeros((C, P))
+    T = Mt.shape[1]
+    buf = np.empty(P)
+    best = 0.0
     for c in range(C):
+        for p in range(P):
+            buf[p] = 0.0
         for j in range(J):
-            for t in range(P):
-                out[c, t] += abs(K3[c, j, t])
-    return out
+            for p in range(P):
+                buf[p] += abs(K3[c, j, p])
+        for t in range(T):
+            v = 0.0
+            for p in range(P):
+                v += buf[p] * Mt[p, t]
+            if v > best:
+                best = v
+    return best
 
 
 @njit(cache=True)
-def _abs_sum_cols(K4):
-    """(G, Cg, J, P) -> (G*J, P): sum over the output channels of a group of |K| (l1 summary)."""
+def _cols_select_max(K4, Mt):
+    """max_{g, j} max_t sum_p (sum_{c in g} |K4[g, c, j, p]|) Mt[p, t]: l1 over selections."""
     G, Cg, J, P = K4.shape
-    out = np.zeros((G * J, P))
+    T = Mt.shape[1]
+    buf = np.empty((J, P))
+    best = 0.0
     for g in range(G):
+        for j in range(J):
+            for p in range(P):
+                buf[j, p] = 0.0
         for c in range(Cg):
             for j in range(J):
-                row = g * J + j
-                for t in range(P):
-                    out[row, t] += abs(K4[g, c, j, t])
-    return out
+                for p in range(P):
+                    buf[j, p] += abs(K4[g, c, j, p])
+        for j in range(J):
+            for t in range(T):
+                v = 0.0
+                for p in range(P):
+                    v += buf[j, p] * Mt[p, t]
+                if v > best:
+                    best = v
+    return best
 
 
 def _summary(absM, kind, groups):
@@ -83,15 +107,37 @@ def _merge_max(M, merged, masks, kind, groups):
     return best
 
 
-def _selection_only(K, masks, kind, groups):
-    C, J = K.shape[:2]
-    ks = K.shape[2:]
-    P = int(np.prod(ks))
-    if kind == "row":
-        S = _abs_sum_rows(K.reshape(C, J, P))
-    else:
-        S = _abs_sum_cols(K.reshape(groups, C // groups, J, P))
-    return _select_max(S.reshape((S.shape[0],) + ks), masks)
+def _mask_tuples(masks):
+    """All tuples of per-axis tap masks as the columns of a (prod k, n_tuples) 0/1 matrix."""
+    cols = []
+    for combo in itertools.product(*masks):
+        outer = combo[0]
+        for m in combo[1:]:
+            outer = np.multiply.outer(outer, m)
+        cols.append(np.ravel(outer))
+    return np.ascontiguousarray(np.stack(cols, axis=1))
+
+
+@lru_cache(maxsize=1024)
+def _layer_plan(input_shape, output_shape, kernel_size, stride, dilation, pad_left, mode, kind,
+                prune):
+    """What to contract for one layer geometry (cached: networks repeat geometries)."""
+    D = len(kernel_size)
+    pats = [axis_patterns(input_shape[t], output_shape[t], kernel_size[t], stride[t],
+                          dilation[t], pad_left[t], mode, kind, prune) for t in range(D)]
+    n_patterns = tuple(p.n_distinct for p in pats)
+    if any(len(p.matrices) == 0 for p in pats):
+        return "zero", n_patterns, None  # every row (column) reads only zero padding
+    if all(p.selection for p in pats):
+        Mt = _mask_tuples([p.masks for p in pats])
+        Mt.flags.writeable = False
+        return "select", n_patterns, Mt
+    sel_axes = [t for t in range(D) if pats[t].selection]
+    mer_axes = [t for t in range(D) if not pats[t].selection]
+    # merged axes first, then the selection axes (their order is kept by tensordot)
+    perm = (0, 1) + tuple(2 + t for t in mer_axes) + tuple(2 + t for t in sel_axes)
+    plan = (perm, [pats[t].matrices for t in mer_axes], [pats[t].masks for t in sel_axes])
+    return "merge", n_patterns, plan
 
 
 def conv_lp_norm(w, geom, kind, prune=True):
@@ -99,7 +145,8 @@ def conv_lp_norm(w, geom, kind, prune=True):
 
     Parameters
     ----------
-    w : ndarray of float64, shape (C_out, C_in/groups, *k), C-contiguous
+    w : ndarray of float64 or float32, shape (C_out, C_in/groups, *k), C-contiguous
+        (float32 is read as is and accumulated in float64)
     geom : ConvGeometry with ``transposed=False`` and an input shape
     kind : {"row", "col"}
     prune : bool, default=True
@@ -119,25 +166,20 @@ def conv_lp_norm(w, geom, kind, prune=True):
     >>> conv_lp_norm(w, g, "row"), conv_lp_norm(w, g, "col")
     ((5.0, (2,)), (5.0, (2,)))
     """
-    D = geom.ndim
-    pats = [
-        axis_patterns(geom.input_shape[t], geom.output_shape[t], geom.kernel_size[t],
-                      geom.stride[t], geom.dilation[t], geom.padding[t][0], geom.padding_mode,
-                      kind, prune)
-        for t in range(D)
-    ]
-    n_patterns = tuple(p.n_distinct for p in pats)
-    if any(len(p.matrices) == 0 for p in pats):
-        return 0.0, n_patterns  # every row (column) reads only zero padding on some axis
-    sel_axes = [t for t in range(D) if pats[t].selection]
-    mer_axes = [t for t in range(D) if not pats[t].selection]
-    masks = [pats[t].masks for t in sel_axes]
-    if not mer_axes:
-        return _selection_only(w, masks, kind, geom.groups), n_patterns
-    # merged axes first, then the selection axes (their order is kept by tensordot)
-    perm = (0, 1) + tuple(2 + t for t in mer_axes) + tuple(2 + t for t in sel_axes)
-    K = np.transpose(w, perm)
-    merged = [pats[t].matrices for t in mer_axes]
+    how, n_patterns, plan = _layer_plan(
+        geom.input_shape, geom.output_shape, geom.kernel_size, geom.stride, geom.dilation,
+        tuple(p[0] for p in geom.padding), geom.padding_mode, kind, prune)
+    if how == "zero":
+        return 0.0, n_patterns
+    C, J = w.shape[:2]
+    if how == "select":
+        P = plan.shape[0]
+        if kind == "row":
+            return float(_rows_select_max(w.reshape(C, J, P), plan)), n_patterns
+        G = geom.groups
+        return float(_cols_select_max(w.reshape(G, C // G, J, P), plan)), n_patterns
+    perm, merged, masks = plan
+    K = np.transpose(w.astype(np.float64, copy=False), perm)
     return _merge_max(K, merged, masks, kind, geom.groups), n_patterns
 
 

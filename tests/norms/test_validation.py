@@ -54,6 +54,12 @@ def test_torch_tensor_and_dtypes():
     assert wi.dtype == np.float64
     with pytest.raises(TypeError, match="complex"):
         as_float64_array(torch.ones(2, 2, dtype=torch.complex64))
+    for dt in (torch.bfloat16, torch.float16, torch.int32, torch.bool):  # no/odd NumPy dtypes
+        a = as_float64_array(torch.ones(2, 3, dtype=dt))
+        assert a.dtype == np.float64 and a.sum() == 6.0
+    # float32 may be kept (kernels accumulate in float64), everything else still becomes float64
+    assert as_float64_array(np.ones(3, np.float32), allow_float32=True).dtype == np.float32
+    assert as_float64_array(np.ones(3, np.float16), allow_float32=True).dtype == np.float64
 
 
 # ---- one test per row of the spec's bad-input table ---------------------------------------
