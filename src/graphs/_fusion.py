@@ -162,35 +162,53 @@ def _project_simplex(y):
     return np.maximum(y - css[r - 1] / r, 0.0)
 
 
-def _alpha_active_set(H, c, alpha_prev, full_kkt, tol, max_steps=5000):
-    """Monotone projected-gradient + active-set refinement for large V (never increases f).
+def _projected_gradient_local_min(H, c, a, lip, tol, max_steps):
+    """Projected gradient from ``a`` (step 1/lip), then the KKT point of the final support.
 
-    Projected gradient with step 1/L, L = 2 max|eig(H)| the Lipschitz constant of the
-    gradient, decreases f for any symmetric H; once the support settles, the KKT point of the
-    support face is tried (exact when the support is right). The best candidate wins.
+    With ``lip = 2 max|eig(H)|`` (the gradient's Lipschitz constant) every step decreases f
+    for any symmetric H; once the support settles, the KKT point of the support face is exact
+    for that support. Returns the candidates (the last PG iterate and, if feasible, the face
+    KKT point).
     """
-    candidates = [alpha_prev]
+    for _ in range(max_steps):
+        a_new = _project_simplex(a - (2.0 * (H @ a - c)) / lip)
+        step = float(np.max(np.abs(a_new - a)))
+        a = a_new
+        if step <= tol:
+            break
+    found = [a]
+    support = np.flatnonzero(a > 0)
+    pts, _ = _face_kkt_points(H, c, support[None, :])
+    if pts.min() >= -_FEAS_TOL:
+        refined = np.zeros_like(a)
+        refined[support] = np.maximum(pts[0], 0.0)
+        if refined.sum() > 0:
+            found.append(refined / refined.sum())
+    return found
+
+
+def _alpha_active_set(H, c, alpha_prev, full_kkt, tol, max_steps=5000):
+    """Monotone projected-gradient + active-set method for large V (never increases f).
+
+    Exact when the QP is convex (the local minimum found is global). For an indefinite H it
+    is a local method; to reduce the chance of a poor local minimum it starts from the better
+    of the previous alpha and the equality-only KKT point, from the best vertex, and from the
+    barycentre, and keeps the best candidate (the previous alpha included).
+    """
+    n_views = c.shape[0]
+    warm = [alpha_prev]
     if full_kkt is not None and full_kkt.min() >= -_FEAS_TOL:
         a = np.maximum(full_kkt, 0.0)
-        candidates.append(a / a.sum())
-    start = min(candidates, key=lambda a: _simplex_qp_value(H, c, a))
+        warm.append(a / a.sum())
+    candidates = list(warm)
+    starts = [min(warm, key=lambda a: _simplex_qp_value(H, c, a))]
+    vertex = np.zeros(n_views)
+    vertex[int(np.argmin(np.diag(H) - 2.0 * c))] = 1.0
+    starts += [vertex, np.full(n_views, 1.0 / n_views)]
     lip = 2.0 * float(np.max(np.abs(np.linalg.eigvalsh(H))))
-    a = start
     if lip > 0:
-        for _ in range(max_steps):
-            a_new = _project_simplex(a - (2.0 * (H @ a - c)) / lip)
-            step = float(np.max(np.abs(a_new - a)))
-            a = a_new
-            if step <= tol:
-                break
-        candidates.append(a)
-        support = np.flatnonzero(a > 0)
-        pts, _ = _face_kkt_points(H, c, support[None, :])
-        if pts.min() >= -_FEAS_TOL:
-            refined = np.zeros_like(a)
-            refined[support] = np.maximum(pts[0], 0.0)
-            if refined.sum() > 0:
-                candidates.append(refined / refined.sum())
+        for a in starts:
+            candidates += _projected_gradient_local_min(H, c, a, lip, tol, max_steps)
     vals = [_simplex_qp_value(H, c, a) for a in candidates]
     return candidates[int(np.argmin(vals))]
 
