@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ._validation import check_n_levels, check_samples
@@ -19,7 +21,8 @@ def equal_probability_thresholds(x, n_levels, method="linear", *, return_levels=
     ``N / n_levels`` samples each, so the output index has maximal entropy. Repeated values
     are never split across cells: with heavy ties thresholds coincide and some cells are
     empty (a cell's count then differs from ``N / n_levels`` by at most the number of tied
-    samples plus one).
+    samples plus one). If ``n_levels`` exceeds the number of distinct values a warning says
+    so.
 
     Parameters
     ----------
@@ -44,7 +47,7 @@ def equal_probability_thresholds(x, n_levels, method="linear", *, return_levels=
     Examples
     --------
     >>> import numpy as np
-    >>> from normgraph.quant._equal_prob import equal_probability_thresholds
+    >>> from normgraph.quant import equal_probability_thresholds
     >>> equal_probability_thresholds(np.arange(1.0, 9.0), 4)
     array([2.75, 4.5 , 6.25])
     >>> t, levels = equal_probability_thresholds(np.arange(1.0, 9.0), 4, return_levels=True)
@@ -57,6 +60,13 @@ def equal_probability_thresholds(x, n_levels, method="linear", *, return_levels=
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
     probs = np.arange(1, n_levels) / n_levels
     thresholds = np.quantile(x, probs, method=method) if n_levels > 1 else np.empty(0)
+    if thresholds.size > 1 and np.any(thresholds[1:] == thresholds[:-1]):
+        # coinciding thresholds: check (only then, it costs a sort) for too few values
+        n_distinct = np.unique(x).size
+        if n_distinct < n_levels:
+            warnings.warn(
+                f"n_levels={n_levels} exceeds the number of distinct values ({n_distinct}); "
+                "some cells are empty", UserWarning, stacklevel=2)
     if not return_levels:
         return thresholds
     cells = np.searchsorted(thresholds, x, side="left")

@@ -82,7 +82,7 @@ def lloyd_max(x, n_levels, *, init="quantile", max_iter=300, tol=1e-10, sample_w
     --------
     >>> import numpy as np
     >>> from scipy import stats
-    >>> from normgraph.quant._lloyd import lloyd_max
+    >>> from normgraph.quant import lloyd_max
     >>> levels, thresholds, mse = lloyd_max(None, 4, density=stats.norm())
     >>> np.round(levels, 4), round(mse, 5)
     (array([-1.5104, -0.4528,  0.4528,  1.5104]), 0.11748)

@@ -108,7 +108,7 @@ def optimal_kmeans_1d(x, n_levels, *, method="dc", sample_weight=None, return_la
     Examples
     --------
     >>> import numpy as np
-    >>> from normgraph.quant._optimal import optimal_kmeans_1d
+    >>> from normgraph.quant import optimal_kmeans_1d
     >>> levels, thresholds, mse = optimal_kmeans_1d([1.0, 1.2, 5.0, 5.2, 9.0], 3)
     >>> levels
     array([1.1, 5.1, 9. ])
@@ -206,7 +206,7 @@ def optimal_thresholds_fixed_levels(x, levels, loss="squared", method="auto", *,
     Examples
     --------
     >>> import numpy as np
-    >>> from normgraph.quant._optimal import optimal_thresholds_fixed_levels
+    >>> from normgraph.quant import optimal_thresholds_fixed_levels
     >>> x = np.array([0.1, 0.4, 0.6, 1.4, 1.9])
     >>> optimal_thresholds_fixed_levels(x, [0.0, 1.0, 2.0])
     array([0.5, 1.5])

@@ -55,7 +55,7 @@ class UniformQuant:
 
     Examples
     --------
-    >>> from normgraph.quant._uniform import UniformQuant
+    >>> from normgraph.quant import UniformQuant
     >>> q = UniformQuant(step=1.0, offset=0.0, mse=0.0, n_levels=4, mode="midrise")
     >>> q.levels, q.thresholds
     (array([-1.5, -0.5,  0.5,  1.5]), array([-1.,  0.,  1.]))
@@ -287,7 +287,7 @@ def uniform_mse_quantizer(x, n_levels, *, symmetric=True, mode="midrise", method
     --------
     >>> import numpy as np
     >>> from scipy import stats
-    >>> from normgraph.quant._uniform import uniform_mse_quantizer
+    >>> from normgraph.quant import uniform_mse_quantizer
     >>> q = uniform_mse_quantizer(None, 4, density=stats.norm())
     >>> round(q.step, 4), round(q.mse, 5)
     (0.9957, 0.11885)

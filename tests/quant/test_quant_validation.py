@@ -182,7 +182,8 @@ def test_constant_input(value):
     assert levels.tolist() == [value] and thresholds.size == 0 and mse == 0.0
     levels, _, mse = lloyd_max(x, 1)
     assert levels.tolist() == [value] and mse == 0.0
-    t = equal_probability_thresholds(x, 4)
+    with pytest.warns(UserWarning, match="distinct values"):
+        t = equal_probability_thresholds(x, 4)
     np.testing.assert_array_equal(t, np.full(3, value))
 
 
