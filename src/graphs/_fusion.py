@@ -507,7 +507,8 @@ def consistent_graph_fusion(W, *, beta=1.0, gamma=100.0, view_weights=None, max_
             iteration_seconds.append(time.perf_counter() - tic)
             iteration_cpu_seconds.append(time.thread_time() - cpu_tic)
             bar.update(1)
-            bar.set_postfix(J=f"{J:.4e}")
+            if verbose:
+                bar.set_postfix(J=f"{J:.4e}")
             stop = None
             if J <= tiny:
                 stop = "zero_objective"
