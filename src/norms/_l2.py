@@ -32,7 +32,9 @@ Reflect/replicate padding
     convolution is bounded by ``gram``/``spatial_gram`` as a zero-padded layer.
 
 All bounds are computed in float64; reported upper bounds are multiplied by ``1 + 1e-9``
-and lower bounds by ``1 - 1e-9`` to absorb rounding.
+and lower bounds by ``1 - 1e-9`` to absorb rounding. Exact values (``exact=True``) are
+reported as ``lower = value = upper``: they are exact up to the rounding of the eigensolver
+(about 1e-15 relative).
 """
 
 from __future__ import annotations
@@ -616,7 +618,8 @@ def conv_l2(weight, geom, *, method="auto", n_iter=6, power_iter=100, groups=Non
                 f"{geom.padding_mode!r}, stride {geom.stride}, padding {geom.padding}); use "
                 "l2_method='auto' for certified bounds")
         sigma = _top_singular_value(_exact_circular_blocks(w, conv))
-        return NormResult(sigma, sigma * lo, sigma * up, True, "fft_svd")
+        # exact up to the rounding of an eigensolver (~1e-15 relative): no margin
+        return NormResult(sigma, sigma, sigma, True, "fft_svd")
 
     lower = _power_lower(w, conv, power_iter) * lo
     if method == "power":
