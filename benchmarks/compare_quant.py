@@ -9,6 +9,9 @@ Table 1, on the same seeded N(0, 1) samples for N = 10^4 ... 10^7 and k = 4 ... 
 * ``sklearn.preprocessing.KBinsDiscretizer(strategy="kmeans")`` (Lloyd's k-means from a
   uniform start, subsampled to 200 000 rows by default: not exact).
 
+``mapclassify.FisherJenks`` accumulates its sums in float32, so its breaks can be one sample
+off the optimum (relative inertia differences around 1e-7 rather than 1e-16).
+
 Every time is the wall-clock best of ``repeat`` runs (one run for the large sizes), sorting
 included for everybody. The inertia (sum of squared deviations from the cluster means) of
 every peer is recomputed from its labels/breaks by the same NumPy code; ``rel. diff`` is its
@@ -49,7 +52,7 @@ try:  # N2UQ kernels (optional row)
 except ImportError:  # pragma: no cover
     n2uq_forward = n2uq_backward = None
 
-GRID = [(10 ** 4, (4, 8, 16, 64)), (10 ** 5, (4, 16, 64)), (10 ** 6, (4, 16, 64)),
+GRID = [(10 ** 4, (4, 8, 16, 64)), (10 ** 5, (4, 8, 16, 64)), (10 ** 6, (4, 16, 64)),
         (10 ** 7, (4, 16))]
 
 
@@ -152,6 +155,7 @@ def run_table1(grid, budget, repeat):
 
 
 def run_table2(repeat):
+    repeat = max(repeat, 7)  # short calls: more repeats against the noise of a shared machine
     rows = []
     rng = np.random.default_rng(1)
     x = rng.standard_normal(10 ** 6)
