@@ -158,9 +158,10 @@ def plot_graph(G, labels=None, ax=None, max_nodes=2000, random_state=0):
     >>> ax.lines[0].get_xdata().size                                 # one marker per edge
     12
     """
-    G = sp.csr_matrix(G)
+    G = sp.csr_matrix(G, copy=True)
     if G.ndim != 2 or G.shape[0] != G.shape[1]:
         raise ValueError(f"G must be a square (n, n) matrix, got shape {G.shape}")
+    G.eliminate_zeros()
     n = G.shape[0]
     order, codes = _label_order(labels, n)
     _, ax = get_axes(ax)
@@ -176,8 +177,10 @@ def plot_graph(G, labels=None, ax=None, max_nodes=2000, random_state=0):
         xy = np.array([pos[i] for i in range(n)])
         segments = np.stack([xy[coo.row], xy[coo.col]], axis=1)
         ax.add_collection(LineCollection(segments, colors="0.7", linewidths=0.5, zorder=1))
-        colors = "C0" if codes is None else codes
-        ax.scatter(xy[:, 0], xy[:, 1], c=colors, cmap="tab10", s=12, zorder=2)
+        if codes is None:
+            ax.scatter(xy[:, 0], xy[:, 1], color="C0", s=12, zorder=2)
+        else:
+            ax.scatter(xy[:, 0], xy[:, 1], c=codes, cmap="tab10", s=12, zorder=2)
         ax.set_aspect("equal")
         ax.set_axis_off()
         ax.set_title(f"Graph: {n} nodes, {coo.nnz} edges")
