@@ -21,8 +21,10 @@ import time
 import warnings
 
 import numpy as np
+import scipy.linalg
 import scipy.sparse as sp
-from scipy.sparse.linalg import ArpackNoConvergence, eigsh, lobpcg
+from scipy.sparse.csgraph import connected_components
+from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh, lobpcg
 from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
@@ -34,13 +36,19 @@ __all__ = ["spectral_clustering_njw", "spectral_embedding_njw"]
 
 _EIGEN_SOLVERS = ("auto", "arpack", "lobpcg", "dense")
 _ASSIGN_LABELS = ("kmeans", "discretize")
-# "auto" switches from ARPACK to LOBPCG + AMG at this many nodes: below it Lanczos is fast and
-# needs no multigrid setup; above it the preconditioned block solver needs far fewer products.
-_AUTO_LOBPCG_MIN_NODES = 20_000
-_AUTO_DENSE_MAX_NODES = 200
+# "auto" uses dense eigh up to this many nodes and LOBPCG + AMG above. Not ARPACK: single-vector
+# Lanczos can silently miss copies of a repeated eigenvalue, and a kNN graph with several
+# connected components has eigenvalue 0 once per component (on a 20 000-node kNN graph with 9
+# components ARPACK at machine precision returned only 7 zeros); a block method does not.
+_AUTO_DENSE_MAX_NODES = 1000
 _DENSE_MAX_NODES = 20_000
-_LOBPCG_MAXITER = 500
+_LOBPCG_MAXITER = 200
+_LOBPCG_DEFAULT_TOL = 1e-4
 _SYMMETRY_RTOL = 1e-8
+# Multigrid preconditioner of LOBPCG: shift of L, coarsest size, Jacobi sweeps per side.
+_AMG_SHIFT = 1e-5
+_AMG_MAX_COARSE = 500
+_AMG_SWEEPS = 2
 
 
 def _n_init_rule(n_samples):
@@ -107,7 +115,7 @@ def _eig_dense(A, n_components):
     return vals[order], vecs[:, order]
 
 
-def _eig_arpack(A, n_components, tol, rng):
+def _eig_arpack(A, degrees, n_components, tol, rng):
     n = A.shape[0]
     v0 = rng.uniform(-1.0, 1.0, n)
     ncv = min(n, max(2 * n_components + 1, 20))
@@ -123,12 +131,123 @@ def _eig_arpack(A, n_components, tol, rng):
             exc.eigenvectors,
         ) from exc
     order = np.argsort(-vals, kind="stable")
-    return vals[order], vecs[:, order]
+    vals, vecs = vals[order], vecs[:, order]
+    _warn_if_missed_null_space(A, degrees, 1.0 - vals, max(tol, 1e-8))
+    return vals, vecs
+
+
+def _warn_if_missed_null_space(A, degrees, laplacian_vals, tol):
+    """Warn when fewer zero eigenvalues came back than the graph has non-trivial components.
+
+    Every connected component with an edge contributes one zero eigenvalue of ``L``; Lanczos can
+    return a larger eigenvalue in place of a repeated zero without reporting an error.
+    """
+    n_comp, comp = connected_components(A, directed=False)
+    if n_comp == 1:
+        return
+    with_edges = np.zeros(n_comp, dtype=bool)
+    with_edges[comp[degrees > np.finfo(np.float64).eps]] = True
+    expected = min(int(with_edges.sum()), laplacian_vals.size)
+    found = int(np.sum(np.abs(laplacian_vals) <= tol))
+    if found < expected:
+        warnings.warn(
+            f"ARPACK returned {found} zero eigenvalue(s) but the graph has {int(with_edges.sum())} "
+            "connected components with edges, so it missed copies of the repeated eigenvalue 0 "
+            "and the embedding is wrong; use eigen_solver='lobpcg' (a block method).",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
+
+
+class _BlockVCycle:
+    """One algebraic-multigrid V-cycle for ``L + shift I``, applied to a whole block of vectors.
+
+    The hierarchy is plain (unsmoothed) aggregation built with pyamg's strength, aggregation and
+    candidate-fitting routines, with ``D^{1/2} 1`` (the null vector of the normalised Laplacian)
+    as the near-null-space candidate. Coarsening stops early when a coarse operator would keep
+    more than half the nonzeros of the finer one: on expander-like graphs (random edges)
+    aggregation only densifies the operator, and the spectrum is well separated anyway, so
+    fewer levels are cheaper. The cycle is written here so that each level does sparse x
+    dense-block products (``A @ X`` with X of shape (n, m)) instead of m vector cycles, with
+    weighted-Jacobi smoothing (weight 4 / (3 rho), rho the Gershgorin bound of D^-1 A) and a
+    dense Cholesky solve on the coarsest level (or more Jacobi sweeps when it is still large).
+    """
+
+    def __init__(self, shifted, near_null, *, max_coarse, sweeps, max_direct=5000,
+                 min_reduction=0.5):
+        from pyamg.aggregation import fit_candidates, standard_aggregation
+        from pyamg.strength import symmetric_strength_of_connection
+
+        A = shifted.tocsr()
+        B = near_null[:, None]
+        self.levels = []
+        while A.shape[0] > max_coarse:
+            aggregates = standard_aggregation(symmetric_strength_of_connection(A))[0]
+            T, B_coarse = fit_candidates(aggregates.tocsr(), B)
+            T = T.tocsr()
+            A_coarse = (T.T @ (A @ T)).tocsr()
+            if A_coarse.shape[0] >= A.shape[0] or A_coarse.nnz > min_reduction * A.nnz:
+                break
+            self.levels.append((A, T, T.T.tocsr(), self._jacobi_weights(A)))
+            A, B = A_coarse, B_coarse
+        self.sweeps = sweeps
+        self.bottom = A
+        self.coarse = None
+        if A.shape[0] <= max_direct:
+            dense = A.toarray()
+            self.coarse = (dense + dense.T) / 2
+            self.coarse_factor = scipy.linalg.cho_factor(self.coarse)
+        else:
+            self.bottom_weights = self._jacobi_weights(A)
+
+    @staticmethod
+    def _jacobi_weights(A):
+        diag = A.diagonal()
+        gershgorin = float(np.max(np.asarray(abs(A).sum(axis=1)).ravel() / diag))
+        return (4.0 / (3.0 * gershgorin)) / diag
+
+    @property
+    def useful(self):
+        """False when there is no hierarchy and no direct solve: plain Jacobi on L is no help."""
+        return bool(self.levels) or self.coarse is not None
+
+    @property
+    def n_levels(self):
+        return len(self.levels) + 1
+
+    def prolongate(self, X):
+        """Interpolate coarsest-level vectors to the finest level."""
+        for _, P, _, _ in reversed(self.levels):
+            X = P @ X
+        return X
+
+    def _cycle(self, depth, B):
+        if depth == len(self.levels):
+            if self.coarse is not None:
+                return scipy.linalg.cho_solve(self.coarse_factor, B)
+            X = self.bottom_weights[:, None] * B
+            for _ in range(2 * self.sweeps - 1):
+                X += self.bottom_weights[:, None] * (B - self.bottom @ X)
+            return X
+        A, P, R, weights = self.levels[depth]
+        X = weights[:, None] * B
+        for _ in range(self.sweeps - 1):
+            X += weights[:, None] * (B - A @ X)
+        X += P @ self._cycle(depth + 1, R @ (B - A @ X))
+        for _ in range(self.sweeps):
+            X += weights[:, None] * (B - A @ X)
+        return X
+
+    def __call__(self, B):
+        B = np.asarray(B, dtype=np.float64)
+        if B.ndim == 1:
+            return self._cycle(0, B[:, None])[:, 0]
+        return self._cycle(0, B)
 
 
 def _eig_lobpcg(A, degrees, n_components, tol, rng):
     try:
-        import pyamg
+        import pyamg  # noqa: F401
     except ImportError as exc:  # pragma: no cover - pyamg is a test/benchmark dependency
         raise ImportError(
             "eigen_solver='lobpcg' uses an algebraic multigrid preconditioner from pyamg; "
@@ -137,15 +256,24 @@ def _eig_lobpcg(A, degrees, n_components, tol, rng):
     n = A.shape[0]
     identity = sp.identity(n, dtype=np.float64, format="csr")
     laplacian = (identity - A).tocsr()
-    # L is only positive semi-definite (one zero eigenvalue per connected component); a tiny
-    # shift makes it definite for the multigrid hierarchy without changing the preconditioner's
-    # action on the wanted low modes noticeably.
-    shifted = (laplacian + 1e-5 * identity).tocsr()
-    ml = pyamg.smoothed_aggregation_solver(shifted, max_coarse=max(10 * n_components, 500))
-    M = ml.aspreconditioner(cycle="V")
+    # L is only positive semi-definite (one zero eigenvalue per connected component); a small
+    # shift makes it definite for the multigrid hierarchy and the coarse Cholesky factor.
+    shifted = (laplacian + _AMG_SHIFT * identity).tocsr()
+    near_null = np.sqrt(degrees)
+    vcycle = _BlockVCycle(shifted, near_null, max_coarse=max(_AMG_MAX_COARSE, 4 * n_components),
+                          sweeps=_AMG_SWEEPS)
+    del shifted
+    M = None
     X = rng.standard_normal((n, n_components))
-    # D^{1/2} 1 is an exact null vector of L: a good first column.
-    X[:, 0] = np.sqrt(degrees)
+    if vcycle.useful:
+        M = LinearOperator((n, n), matvec=vcycle, matmat=vcycle, dtype=np.float64)
+    if vcycle.coarse is not None:
+        # Start from the Galerkin eigenvectors of the coarsest level, interpolated up: for
+        # graphs with cluster structure they are already close to the wanted subspace.
+        _, coarse_vecs = np.linalg.eigh(vcycle.coarse)
+        n_coarse = min(n_components, coarse_vecs.shape[1])
+        X[:, :n_coarse] = vcycle.prolongate(coarse_vecs[:, :n_coarse])
+    X[:, 0] = near_null  # exact null vector of L on every component
     with warnings.catch_warnings():
         # LOBPCG warns when it stops on maxiter; we check the residuals ourselves below.
         warnings.simplefilter("ignore", UserWarning)
@@ -154,9 +282,9 @@ def _eig_lobpcg(A, degrees, n_components, tol, rng):
     worst = float(np.max(np.linalg.norm(residual, axis=0)))
     if not np.isfinite(worst) or worst > 10.0 * tol:
         warnings.warn(
-            f"LOBPCG stopped with eigen-residual {worst:.3g} > tol={tol:.3g} after "
-            f"{_LOBPCG_MAXITER} iterations; the embedding may be inaccurate. Try "
-            "eigen_solver='arpack', a looser tol, or check the graph's connectivity.",
+            f"LOBPCG stopped with eigen-residual {worst:.3g} > tol={tol:.3g} after at most "
+            f"{_LOBPCG_MAXITER} iterations; the embedding may be inaccurate. Try a looser tol, "
+            "eigen_solver='arpack', or check the graph's connectivity.",
             ConvergenceWarning,
             stacklevel=3,
         )
@@ -171,10 +299,10 @@ def _check_choice(value, name, choices):
 
 def _resolve_solver(eigen_solver, n, n_components):
     if eigen_solver == "auto":
-        if n <= _AUTO_DENSE_MAX_NODES or n_components >= n - 1:
+        if n <= _AUTO_DENSE_MAX_NODES:
             return "dense"
-        if n < _AUTO_LOBPCG_MIN_NODES:
-            return "arpack"
+        if 5 * n_components >= n:  # too many vectors for a block method on so few nodes
+            return "dense" if n <= _DENSE_MAX_NODES else "arpack"
         try:
             import pyamg  # noqa: F401
         except ImportError:  # pragma: no cover
@@ -211,16 +339,24 @@ def spectral_embedding_njw(G, n_components, *, eigen_solver="auto", random_state
     n_components : int
         Number of eigenpairs, ``1 <= n_components <= n``.
     eigen_solver : {"auto", "arpack", "lobpcg", "dense"}, default="auto"
+        ``"lobpcg"``: :func:`scipy.sparse.linalg.lobpcg` on ``L``, preconditioned by an
+        algebraic multigrid V-cycle (aggregation hierarchy from pyamg) and started from the
+        coarsest level's eigenvectors; a block method, so repeated eigenvalues (one zero per
+        connected component) are all found. Needs ``n > 5 * n_components``.
         ``"arpack"``: Lanczos (:func:`scipy.sparse.linalg.eigsh`, ``which="LA"`` on the
-        normalised affinity). ``"lobpcg"``: :func:`scipy.sparse.linalg.lobpcg` on ``L``
-        preconditioned by pyamg's smoothed-aggregation multigrid, for large graphs.
-        ``"dense"``: :func:`numpy.linalg.eigh` on an n x n array, for tests on tiny graphs.
-        ``"auto"``: dense up to 200 nodes, ARPACK below 20 000 nodes, LOBPCG + AMG above.
+        normalised affinity); fast on well-separated spectra, but a single-vector method can
+        miss copies of a repeated eigenvalue (a warning is raised when it visibly returns
+        fewer zero eigenvalues than the graph has connected components).
+        ``"dense"``: :func:`numpy.linalg.eigh` on an n x n array, for tiny graphs (at most
+        20 000 nodes). ``"auto"``: dense up to 1000 nodes, LOBPCG above (ARPACK if pyamg
+        is missing).
     random_state : int, RandomState instance or None, default=None
         Seeds the solver's start vector(s).
     tol : float or None, default=None
         Eigen-solver tolerance; ``None`` means machine precision for ARPACK and a residual
-        norm of 1e-5 for LOBPCG.
+        norm ``||L v - lambda v||`` of 1e-4 per unit eigenvector for LOBPCG (eigenvalue errors
+        are then of the order of tol**2 / spectral gap; pass a smaller value for more accurate
+        vectors).
     verbose : bool, default=False
         Print the time of each stage.
 
@@ -268,9 +404,11 @@ def _embedding(G, n_components, eigen_solver, rng, tol, verbose, t0):
     if solver == "dense":
         vals, vecs = _eig_dense(A, n_components)
     elif solver == "arpack":
-        vals, vecs = _eig_arpack(A, n_components, 0.0 if tol is None else tol, rng)
+        vals, vecs = _eig_arpack(A, degrees, n_components, 0.0 if tol is None else tol, rng)
     else:
-        vals, vecs = _eig_lobpcg(A, degrees, n_components, 1e-5 if tol is None else tol, rng)
+        vals, vecs = _eig_lobpcg(
+            A, degrees, n_components, _LOBPCG_DEFAULT_TOL if tol is None else tol, rng
+        )
     _log(verbose, f"{solver} eigensolver done", t0)
     # eigenvalues of L = 1 - eigenvalues of A, ascending
     return 1.0 - vals, _sign_flip(vecs)
@@ -336,7 +474,7 @@ def spectral_clustering_njw(G, n_clusters, *, eigen_solver="auto", assign_labels
     n_clusters : int
         Number of clusters, ``2 <= n_clusters <= n``.
     eigen_solver : {"auto", "arpack", "lobpcg", "dense"}, default="auto"
-        See :func:`spectral_embedding_njw`; ``"auto"`` uses ARPACK below 20 000 nodes and
+        See :func:`spectral_embedding_njw`; ``"auto"`` uses dense eigh up to 1000 nodes and
         LOBPCG with an algebraic multigrid preconditioner above.
     assign_labels : {"kmeans", "discretize"}, default="kmeans"
         ``"kmeans"``: :class:`sklearn.cluster.KMeans` with ``max_iter=1000`` and ``n_init``
@@ -348,7 +486,7 @@ def spectral_clustering_njw(G, n_clusters, *, eigen_solver="auto", assign_labels
     random_state : int, RandomState instance or None, default=None
         Seeds the eigensolver's start vectors and k-means.
     tol : float or None, default=None
-        Eigensolver tolerance (``None``: machine precision for ARPACK, residual 1e-5 for LOBPCG).
+        Eigensolver tolerance (``None``: machine precision for ARPACK, residual 1e-4 for LOBPCG).
     verbose : bool, default=False
         Print the time of each stage.
 
