@@ -6,7 +6,7 @@ import numbers
 
 import numpy as np
 
-from ._lp import conv_fro_norm, conv_lp_norm
+from ._lp import conv_fro_norm, conv_lp_norm, select_max_cols, select_max_rows
 from ._patterns import axis_patterns
 from ._result import NormResult
 from ._validation import (
@@ -95,7 +95,8 @@ def conv_norm(weight, p=np.inf, input_shape=None, stride=1, padding=0, dilation=
         return res if return_details else float(res.upper)
 
     w, geom = normalize_conv_args(weight, input_shape, stride, padding, dilation, groups,
-                                  padding_mode, transposed, output_padding, allow_float32=True)
+                                  padding_mode, transposed, output_padding, allow_float32=True,
+                                  finite=p == "fro")  # l1/l-inf: the kernels check finiteness
     conv = geom.adjoint_conv() if geom.transposed else geom
     if p == "fro":
         value, method, n_pat = conv_fro_norm(w.astype(np.float64, copy=False), conv), \
@@ -105,7 +106,7 @@ def conv_norm(weight, p=np.inf, input_shape=None, stride=1, padding=0, dilation=
         kind = "row" if p == np.inf else "col"
         if geom.transposed:
             kind = "col" if kind == "row" else "row"
-        value, n_pat = conv_lp_norm(w, conv, kind)
+        value, n_pat = conv_lp_norm(w, conv, kind, check_finite=True)
         method = "boundary_classes"
     value = float(value)
     if return_details:
@@ -136,11 +137,13 @@ def linear_norm(weight, p=np.inf):
     (6.0, 7.0, 5.116673)
     """
     p = normalize_p(p)
-    w = normalize_linear_weight(weight)
-    if p == 1:
-        return float(np.abs(w).sum(axis=0).max())
+    w = normalize_linear_weight(weight, allow_float32=p in (1, np.inf))
+    one = np.ones((1, 1))
+    if p == 1:  # a linear layer is a 1x1 conv on a single pixel: same fused kernels
+        return select_max_cols(w.reshape(1, w.shape[0], w.shape[1], 1), one)[0]
     if p == np.inf:
-        return float(np.abs(w).sum(axis=1).max())
+        return select_max_rows(w.reshape(w.shape[0], w.shape[1], 1), one)[0]
+    w = w.astype(np.float64, copy=False)
     if p == "fro":
         return float(np.sqrt(np.sum(w * w)))
     return float(np.linalg.svd(w, compute_uv=False)[0])

@@ -22,55 +22,101 @@ import numpy as np
 from numba import njit
 
 from ._patterns import axis_patterns
+from ._validation import check_finite as _check_finite
 
-__all__ = ["conv_lp_norm"]
+__all__ = ["conv_fro_norm", "conv_lp_norm", "select_max_rows", "select_max_cols"]
 
 
-@njit(cache=True)
+# Reassociation lets LLVM vectorise the |K| reductions (10x on 1x1 convs); no nnan/ninf:
+# weights are checked finite at the boundary and the flags must not assume it.
+_FASTMATH = {"reassoc", "nsz", "contract", "arcp"}
+
+
+@njit(cache=True, fastmath=_FASTMATH)
 def _rows_select_max(K3, Mt):
-    """max_c max_t sum_p (sum_j |K3[c, j, p]|) Mt[p, t]: l-inf over selection-pattern tuples."""
+    """max_c max_t sum_p (sum_j |K3[c, j, p]|) Mt[p, t]: l-inf over selection-pattern tuples.
+
+    ``K3`` is float32 or float64 (accumulated in float64), ``Mt`` the (P, T) 0/1 tap masks.
+    Also returns ``sum |K3|``: finite exactly when every entry is (barring overflow), which
+    lets the caller skip a separate finiteness pass.
+    """
     C, J, P = K3.shape
     T = Mt.shape[1]
+    K2 = K3.reshape(C, J * P)
     buf = np.empty(P)
     best = 0.0
+    total = 0.0
     for c in range(C):
+        row = K2[c]
         for p in range(P):
-            buf[p] = 0.0
-        for j in range(J):
-            for p in range(P):
-                buf[p] += abs(K3[c, j, p])
+            acc = 0.0
+            for j in range(J):
+                acc += abs(np.float64(row[j * P + p]))
+            buf[p] = acc
+            total += acc
         for t in range(T):
             v = 0.0
             for p in range(P):
                 v += buf[p] * Mt[p, t]
             if v > best:
                 best = v
-    return best
+    return best, total
 
 
-@njit(cache=True)
+@njit(cache=True, fastmath=_FASTMATH)
 def _cols_select_max(K4, Mt):
     """max_{g, j} max_t sum_p (sum_{c in g} |K4[g, c, j, p]|) Mt[p, t]: l1 over selections."""
     G, Cg, J, P = K4.shape
     T = Mt.shape[1]
-    buf = np.empty((J, P))
+    K3 = K4.reshape(G, Cg, J * P)
+    buf = np.empty(J * P)
     best = 0.0
+    total = 0.0
     for g in range(G):
-        for j in range(J):
-            for p in range(P):
-                buf[j, p] = 0.0
+        for x in range(J * P):
+            buf[x] = 0.0
         for c in range(Cg):
-            for j in range(J):
-                for p in range(P):
-                    buf[j, p] += abs(K4[g, c, j, p])
+            row = K3[g, c]
+            for x in range(J * P):
+                buf[x] += abs(np.float64(row[x]))
+        for x in range(J * P):
+            total += buf[x]
         for j in range(J):
             for t in range(T):
                 v = 0.0
                 for p in range(P):
-                    v += buf[j, p] * Mt[p, t]
+                    v += buf[j * P + p] * Mt[p, t]
                 if v > best:
                     best = v
-    return best
+    return best, total
+
+
+def select_max_rows(K3, Mt):
+    """Public wrapper of the fused l-inf kernel: ``(max, sum |K3|)`` (see ``_rows_select_max``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from normgraph.norms._lp import select_max_rows
+    >>> select_max_rows(np.array([[[1.0], [-2.0]], [[0.5], [0.5]]]), np.ones((1, 1)))
+    (3.0, 4.0)
+    """
+    best, total = _rows_select_max(K3, Mt)
+    return float(best), float(total)
+
+
+def select_max_cols(K4, Mt):
+    """Public wrapper of the fused l1 kernel: ``(max, sum |K4|)`` (see ``_cols_select_max``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from normgraph.norms._lp import select_max_cols
+    >>> select_max_cols(np.array([[[[1.0], [-2.0]], [[0.5], [0.5]]]]), np.ones((1, 1)))
+    (2.5, 4.0)
+    """
+    best, total = _cols_select_max(K4, Mt)
+    return float(best), float(total)
 
 
 def _summary(absM, kind, groups):
@@ -140,7 +186,7 @@ def _layer_plan(input_shape, output_shape, kernel_size, stride, dilation, pad_le
     return "merge", n_patterns, plan
 
 
-def conv_lp_norm(w, geom, kind, prune=True):
+def conv_lp_norm(w, geom, kind, prune=True, check_finite=False):
     """Exact ``||T||_inf`` (``kind="row"``) or ``||T||_1`` (``kind="col"``) of a non-transposed conv.
 
     Parameters
@@ -150,6 +196,9 @@ def conv_lp_norm(w, geom, kind, prune=True):
     geom : ConvGeometry with ``transposed=False`` and an input shape
     kind : {"row", "col"}
     prune : bool, default=True
+    check_finite : bool, default=False
+        Raise ``ValueError`` for NaN/inf weights (for callers that validated everything but
+        finiteness: the common path gets it for free from the kernel's ``sum |K|``).
 
     Returns
     -------
@@ -169,15 +218,21 @@ def conv_lp_norm(w, geom, kind, prune=True):
     how, n_patterns, plan = _layer_plan(
         geom.input_shape, geom.output_shape, geom.kernel_size, geom.stride, geom.dilation,
         tuple(p[0] for p in geom.padding), geom.padding_mode, kind, prune)
-    if how == "zero":
-        return 0.0, n_patterns
-    C, J = w.shape[:2]
     if how == "select":
+        C, J = w.shape[:2]
         P = plan.shape[0]
         if kind == "row":
-            return float(_rows_select_max(w.reshape(C, J, P), plan)), n_patterns
-        G = geom.groups
-        return float(_cols_select_max(w.reshape(G, C // G, J, P), plan)), n_patterns
+            value, total = _rows_select_max(w.reshape(C, J, P), plan)
+        else:
+            G = geom.groups
+            value, total = _cols_select_max(w.reshape(G, C // G, J, P), plan)
+        if check_finite and not np.isfinite(total):
+            _check_finite(w, "weight")  # raises unless the sum merely overflowed
+        return float(value), n_patterns
+    if check_finite:
+        _check_finite(w, "weight")
+    if how == "zero":
+        return 0.0, n_patterns
     perm, merged, masks = plan
     K = np.transpose(w.astype(np.float64, copy=False), perm)
     return _merge_max(K, merged, masks, kind, geom.groups), n_patterns

@@ -207,7 +207,9 @@ def check_finite(arr, name="weight"):
     """
     # One SIMD pass: a finite sum proves every entry finite (NaN and inf propagate); only an
     # overflowing or non-finite sum needs the element-wise check.
-    if np.isfinite(np.sum(arr)):
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = np.sum(arr)
+    if np.isfinite(total):
         return
     if not np.all(np.isfinite(arr)):
         bad = int(np.size(arr) - np.count_nonzero(np.isfinite(arr)))
@@ -335,7 +337,7 @@ def _parse_input_shape(input_shape, D, in_channels, weight_shape, groups):
 
 def normalize_conv_args(weight, input_shape, stride=1, padding=0, dilation=1, groups=1,
                         padding_mode="zeros", transposed=False, output_padding=0,
-                        require_input_shape=True, allow_float32=False):
+                        require_input_shape=True, allow_float32=False, finite=True):
     """Validate a convolution layer and return ``(weight_float64, geometry)``.
 
     Parameters
@@ -358,6 +360,9 @@ def normalize_conv_args(weight, input_shape, stride=1, padding=0, dilation=1, gr
         has ``input_shape = output_shape = None``.
     allow_float32 : bool, default=False
         Return a float32 weight as float32 (see ``as_float64_array``).
+    finite : bool, default=True
+        Check the weight for NaN/inf. Only callers that check it themselves (the fused l1/l-inf
+        kernels do, for free) may pass ``False``.
 
     Returns
     -------
@@ -392,7 +397,8 @@ def normalize_conv_args(weight, input_shape, stride=1, padding=0, dilation=1, gr
         )
     if w.size == 0:
         raise ValueError(f"weight is empty (shape {w.shape})")
-    check_finite(w, "weight")
+    if finite:
+        check_finite(w, "weight")
     D = w.ndim - 2
     transposed = bool(transposed)
     groups = _check_int(groups, "groups", 1)
@@ -490,7 +496,7 @@ def normalize_conv_args(weight, input_shape, stride=1, padding=0, dilation=1, gr
     return w, geom
 
 
-def normalize_linear_weight(weight):
+def normalize_linear_weight(weight, allow_float32=False):
     """Validate a Linear weight ``(out_features, in_features)`` and return it as float64.
 
     Examples
@@ -499,7 +505,7 @@ def normalize_linear_weight(weight):
     >>> normalize_linear_weight([[1, -2], [3, 4]]).shape
     (2, 2)
     """
-    w = as_float64_array(weight, "weight")
+    w = as_float64_array(weight, "weight", allow_float32)
     if w.ndim != 2:
         raise ValueError(
             f"a Linear weight must have 2 dims (out_features, in_features), got {w.ndim} dims "

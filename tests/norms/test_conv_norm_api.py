@@ -253,8 +253,21 @@ def test_conv_norm_requires_input_shape():
 def test_conv_norm_bad_weight_and_settings():
     with pytest.raises(ValueError, match="weight must have 3, 4 or 5 dims"):
         conv_norm(np.ones((3, 3)), 1, 5)
-    with pytest.raises(ValueError, match="NaN/inf"):
-        conv_norm(np.full((1, 1, 3), np.nan), 1, 5)
+    # NaN/inf on every code path: fused kernels (zeros), merged taps (replicate l1),
+    # all-padding layers (norm 0 whatever the weight), Frobenius, l2; float32 and torch
+    for bad in (np.nan, np.inf, -np.inf):
+        K = np.ones((2, 1, 3))
+        K[1, 0, 1] = bad
+        for kw in (dict(input_shape=5), dict(input_shape=6, padding=1, padding_mode="replicate"),
+                   dict(input_shape=1, dilation=4, padding=(2, 6))):
+            for p in (1, np.inf, "fro", 2):
+                for w in (K, K.astype(np.float32), torch.from_numpy(K)):
+                    with pytest.raises(ValueError, match="weight contains NaN/inf"):
+                        conv_norm(w, p, **kw)
+        with pytest.raises(ValueError, match="weight contains NaN/inf"):
+            linear_norm(K[:, 0, :], 1)
+    # huge but finite weights overflow the kernels' running sum: not an error
+    assert conv_norm(np.full((1, 1, 3), 1e308), 1, 5) == np.inf
     with pytest.raises(TypeError, match="complex"):
         conv_norm(np.ones((1, 1, 3), dtype=complex), 1, 5)
     with pytest.raises(ValueError, match="smaller than the dilated kernel"):
