@@ -94,7 +94,9 @@ def optimal_kmeans_1d(x, n_levels, *, method="dc", sample_weight=None, return_la
     centred values, so each carries an absolute error of about ``1e-16 * sum w (x - mean)^2``.
     Clusters whose own error is smaller than that (groups lying ~10^6 times farther apart
     than their internal spread) may then be split slightly sub-optimally, and the three
-    methods may disagree in such cases; elsewhere they agree to ~1e-12 relative (and pick
+    methods may disagree in such cases (a warning is issued when the rounding bound
+    ``4 k eps sum w (x - mean)^2`` exceeds ``1e-6`` of the optimum); elsewhere they agree to
+    ~1e-12 relative (and pick
     different optima only when several clusterings tie exactly). The reported ``levels``
     and ``mse`` are recomputed directly from the clusters, not from the prefix sums.
     ``"dc"`` also uses the monotonicity of the argmins across layers (the last of ``q``
@@ -135,6 +137,7 @@ def optimal_kmeans_1d(x, n_levels, *, method="dc", sample_weight=None, return_la
         J = np.empty((k, n), dtype=np.int32)
         _kernels.kmeans_dp(table, k, _KMEANS_METHODS[method], J)
         starts = _kernels.backtrack_starts(J, n, k)
+        total_ss = float(table[n, 2])
     # Levels and the error are recomputed directly from the clusters (no prefix-sum
     # differences): the DP decides the split, plain weighted means report it.
     wsum = np.add.reduceat(cw, starts)
@@ -145,7 +148,19 @@ def optimal_kmeans_1d(x, n_levels, *, method="dc", sample_weight=None, return_la
     levels = np.clip(levels, u[starts], u[ends])
     sizes = np.diff(np.append(starts, n))
     resid = u - np.repeat(levels, sizes)
-    mse = float(np.dot(cw, resid * resid) / cw.sum())
+    inertia = float(np.dot(cw, resid * resid))
+    mse = inertia / float(cw.sum())
+    if k < n:
+        # Each DP cost is a difference of prefix sums of size up to total_ss: its rounding
+        # error is a few ulps of total_ss. When that is not negligible against the optimum
+        # the split may be slightly sub-optimal: say so instead of failing silently.
+        slack = 4.0 * k * np.finfo(np.float64).eps * total_ss
+        if slack > 1e-6 * inertia:
+            warnings.warn(
+                f"the optimal squared error ({inertia:.3g}) is within float64 rounding of the "
+                f"prefix sums (total {total_ss:.3g}): the partition may be sub-optimal by up "
+                f"to about {slack:.2g} (clusters far apart relative to their spread)",
+                UserWarning, stacklevel=2)
     thresholds = 0.5 * (levels[:-1] + levels[1:])
     if not return_labels:
         return levels, thresholds, mse

@@ -322,3 +322,18 @@ def test_exhaustive_largest_size_nine_samples_four_levels(seed):
         r = optimal_kmeans_1d(x, 4, method=method, sample_weight=w, return_labels=True)
         assert abs(r[2] - best) <= 1e-12 * (1 + np.max(x * x))
         check_solution(x, w, *r)
+
+
+def test_warns_when_costs_reach_the_rounding_level_of_the_prefix_sums():
+    # two groups 10^6 apart with unit spread: the cluster costs are ~1e-13 of the total sum
+    # of squares, below what prefix-sum differences resolve -> warned, never silent
+    rng = np.random.default_rng(12)
+    x = np.r_[rng.normal(size=100), 1e6 + rng.normal(size=100)]
+    with pytest.warns(UserWarning, match="rounding"):
+        _, _, mse = optimal_kmeans_1d(x, 29)
+    # the reported error is still the exact error of the returned partition
+    assert 0 < mse < 0.01
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        optimal_kmeans_1d(rng.normal(size=10_000), 64)
+        optimal_kmeans_1d(1e9 + rng.normal(size=1000), 8)  # a far offset alone is harmless
