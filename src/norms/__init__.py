@@ -21,16 +21,26 @@ Layout (data flows top to bottom)
 ``_lp``
     Contraction of the kernel with the pattern incidence matrices -> exact l1/l-inf/Frobenius.
 ``_l2``
-    FFT+SVD, Gram iterations, power iteration -> certified l2 intervals.
+    FFT+SVD, Gram iterations, power iteration -> certified l2 intervals
+    (``conv_singular_values``, ``gram_bound``, ``spatial_gram_bound``, ``power_iteration``).
 ``_api``
     The public functions ``conv_norm``, ``linear_norm``, ``bn_norm``,
     ``closed_form_is_exact``.
+``_torch`` / ``_plotting``
+    ``layer_norms``: the norm profile of a whole torch model (forward hooks record each
+    layer's input size); ``plot_norm_profile`` draws it.
+``_decay`` / ``_svc``
+    Training-time regularisers: ``NormDecay`` (Liang & Huang's norm decay, with
+    ``project_l1_ball``) and ``clip_singular_values`` (SVC through the circular model).
+``_cli``
+    The ``normgraph norms`` command (profile of a torchvision model or a state dict).
 ``_dense`` / ``testing``
     The brute-force operator matrix (``testing.conv_matrix``) every result is tested against.
 ``_result``
     :class:`NormResult`, the record returned with ``return_details=True``.
 
-Importing this package never imports torch.
+Importing this package never imports torch (nor matplotlib): the torch-facing functions
+import it when they run.
 
 Examples
 --------
@@ -42,17 +52,26 @@ Examples
 """
 
 from ._api import bn_norm, closed_form_is_exact, conv_norm, linear_norm
+from ._decay import NormDecay, project_l1_ball
 from ._l2 import conv_singular_values, gram_bound, power_iteration, spatial_gram_bound
+from ._plotting import plot_norm_profile
 from ._result import NormResult
+from ._svc import clip_singular_values
+from ._torch import layer_norms
 
 __all__ = [
+    "NormDecay",
     "NormResult",
     "bn_norm",
+    "clip_singular_values",
     "closed_form_is_exact",
     "conv_norm",
     "conv_singular_values",
     "gram_bound",
+    "layer_norms",
     "linear_norm",
+    "plot_norm_profile",
     "power_iteration",
+    "project_l1_ball",
     "spatial_gram_bound",
 ]
