@@ -325,6 +325,42 @@ def kmeans_dp(P, k, method, J):
 
 
 @njit(cache=True)
+def kmeans_dp_last_layer(P, k, method, Dout):
+    """``Dout[i]`` = optimal k-cluster cost of values ``0..i`` for every ``i >= k - 1``.
+
+    The same layers as :func:`kmeans_dp` over all rows, keeping only two rows of argmins:
+    O(n) memory. Used by the divide-and-conquer-over-levels (Hirschberg-style) low-memory
+    mode, which needs whole last layers rather than backtracking pointers. Entries
+    ``i < k - 1`` are set to ``inf``.
+    """
+    n = P.shape[0] - 1
+    Dcur = np.empty(n, dtype=np.float64)
+    Jprev = np.zeros(n, dtype=np.int32)
+    Jcur = np.zeros(n, dtype=np.int32)
+    for i in range(n):
+        s1 = P[i + 1, 1]
+        c = P[i + 1, 2] - s1 * s1 / P[i + 1, 0]
+        Dcur[i] = c if c > 0.0 else 0.0
+    stack = np.empty((_STACK_SIZE, 4), dtype=np.int64)
+    red = np.empty(3 * n + 4, dtype=np.int64)
+    levels = np.empty((64, 5), dtype=np.int64)
+    for q in range(1, k):
+        for i in range(n):
+            P[i + 1, 3] = Dcur[i]
+        if method == METHOD_NAIVE:
+            _layer_naive(P, Dcur, Jcur, q, n - 1, q)
+        elif method == METHOD_DC:
+            _layer_dc(P, Dcur, Jcur, Jprev, n - 1, q, n - 1, q, stack)
+        else:
+            _layer_smawk(P, Dcur, Jcur, q, n - 1, q, red, levels)
+        tmp = Jprev
+        Jprev = Jcur
+        Jcur = tmp
+    for i in range(n):
+        Dout[i] = Dcur[i] if i >= k - 1 else np.inf
+
+
+@njit(cache=True)
 def backtrack_starts(J, n, k):
     """First index of each of the k clusters, from the argmin matrix of ``kmeans_dp``."""
     starts = np.empty(k, dtype=np.int64)

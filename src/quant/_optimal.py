@@ -38,6 +38,67 @@ def _prefix_sums(u, cw):
     return mean, S0, S1, S2
 
 
+# Below this many argmin entries (int32) a slice is solved directly with backtracking.
+_LOW_MEMORY_DIRECT = 1 << 22
+
+
+def _split_direct(u, cw, k, code):
+    """First index of each cluster (and the total SS of the prefix sums) by the full DP."""
+    n = u.shape[0]
+    mean = float(np.dot(cw, u) / cw.sum())
+    table = _kernels.dp_table(u, cw, mean)
+    J = np.empty((k, n), dtype=np.int32)
+    _kernels.kmeans_dp(table, k, code, J)
+    return _kernels.backtrack_starts(J, n, k), float(table[n, 2])
+
+
+def _last_layer(u, cw, k, code):
+    mean = float(np.dot(cw, u) / cw.sum())
+    table = _kernels.dp_table(u, cw, mean)
+    out = np.empty(u.shape[0])
+    _kernels.kmeans_dp_last_layer(table, k, code, out)
+    return out
+
+
+def _split_low_memory(u, cw, k, code):
+    """Cluster starts with O(n) memory: divide and conquer over the number of clusters.
+
+    For ``k`` clusters on a slice, the cost of the best ``k1 = k // 2`` clusters on every
+    prefix (one forward DP) and of the best ``k - k1`` clusters on every suffix (the same DP
+    on the mirrored slice ``-u[::-1]``, still sorted) locate the optimal boundary between
+    cluster ``k1`` and ``k1 + 1``; both halves are then solved recursively (Hirschberg's
+    idea). Time O(kN log N log k) for "dc", memory O(N).
+    """
+    starts = []
+
+    def solve(lo, hi, kk):
+        n = hi - lo + 1
+        if kk == 1:
+            starts.append(lo)
+            return
+        if kk == n:
+            starts.extend(range(lo, hi + 1))
+            return
+        if n * kk <= _LOW_MEMORY_DIRECT:
+            part, _ = _split_direct(u[lo:hi + 1], cw[lo:hi + 1], kk, code)
+            starts.extend((part + lo).tolist())
+            return
+        k1 = kk // 2
+        seg_u = u[lo:hi + 1]
+        seg_w = cw[lo:hi + 1]
+        F = _last_layer(seg_u, seg_w, k1, code)
+        B = _last_layer(np.ascontiguousarray(-seg_u[::-1]), np.ascontiguousarray(seg_w[::-1]),
+                        kk - k1, code)
+        m = np.arange(k1, n - (kk - k1) + 1)  # first index of the right part
+        split = int(m[np.argmin(F[m - 1] + B[n - 1 - m])])
+        solve(lo, lo + split - 1, k1)
+        solve(lo + split, hi, kk - k1)
+
+    solve(0, u.shape[0] - 1, k)
+    mean = float(np.dot(cw, u) / cw.sum())
+    return np.asarray(starts, dtype=np.int64), float(np.dot(cw, (u - mean) ** 2))
+
+
 def _too_few_values_warning(n_levels, n_distinct, stacklevel=3):
     warnings.warn(
         f"n_levels={n_levels} exceeds the number of distinct values ({n_distinct}); "
@@ -47,7 +108,8 @@ def _too_few_values_warning(n_levels, n_distinct, stacklevel=3):
     )
 
 
-def optimal_kmeans_1d(x, n_levels, *, method="dc", sample_weight=None, return_labels=False):
+def optimal_kmeans_1d(x, n_levels, *, method="dc", sample_weight=None, return_labels=False,
+                      low_memory=False):
     """Globally optimal k-level quantizer of 1-D samples (exact 1-D k-means).
 
     Minimises the (weighted) mean squared error ``sum_l w_l (x_l - y_{c(l)})^2 / sum_l w_l``
@@ -75,6 +137,10 @@ def optimal_kmeans_1d(x, n_levels, *, method="dc", sample_weight=None, return_la
         of the next cluster above).
     return_labels : bool, default=False
         Also return the cluster index of every sample.
+    low_memory : bool, default=False
+        Use O(N) memory instead of one int32 argmin per (level, distinct value): divide and
+        conquer over the number of clusters (Hirschberg-style recomputation), about
+        ``2 log2(k)`` times slower. For very large ``k * N`` (``4 k N`` bytes otherwise).
 
     Returns
     -------
@@ -132,12 +198,10 @@ def optimal_kmeans_1d(x, n_levels, *, method="dc", sample_weight=None, return_la
             _too_few_values_warning(k, n)
         starts = np.arange(n, dtype=np.int64)
     else:
-        mean = float(np.dot(cw, u) / cw.sum())
-        table = _kernels.dp_table(u, cw, mean)
-        J = np.empty((k, n), dtype=np.int32)
-        _kernels.kmeans_dp(table, k, _KMEANS_METHODS[method], J)
-        starts = _kernels.backtrack_starts(J, n, k)
-        total_ss = float(table[n, 2])
+        if low_memory:
+            starts, total_ss = _split_low_memory(u, cw, k, _KMEANS_METHODS[method])
+        else:
+            starts, total_ss = _split_direct(u, cw, k, _KMEANS_METHODS[method])
     # Levels and the error are recomputed directly from the clusters (no prefix-sum
     # differences): the DP decides the split, plain weighted means report it.
     wsum = np.add.reduceat(cw, starts)

@@ -337,3 +337,28 @@ def test_warns_when_costs_reach_the_rounding_level_of_the_prefix_sums():
         warnings.simplefilter("error")
         optimal_kmeans_1d(rng.normal(size=10_000), 64)
         optimal_kmeans_1d(1e9 + rng.normal(size=1000), 8)  # a far offset alone is harmless
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_low_memory_mode_finds_the_same_optimum(monkeypatch, method):
+    import normgraph.quant._optimal as optimal_module
+
+    # force the divide-and-conquer over levels down to tiny slices
+    monkeypatch.setattr(optimal_module, "_LOW_MEMORY_DIRECT", 10)
+    rng = np.random.default_rng(13)
+    for kind, x in _datasets(600, 14).items():
+        w = rng.uniform(0.0, 2.0, size=x.size) if kind != "normal" else None
+        for k in (2, 3, 8, 25):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                ref = optimal_kmeans_1d(x, k, method="naive", sample_weight=w)
+                got = optimal_kmeans_1d(x, k, method=method, sample_weight=w, low_memory=True,
+                                        return_labels=True)
+            assert abs(got[2] - ref[2]) <= 1e-10 * ref[2]
+            check_solution(x, w, *got)
+    # and against exhaustive search on small inputs
+    for seed in range(5):
+        x = np.round(np.random.default_rng(seed).normal(size=8) * 2, 1)
+        best = brute_force_kmeans(x, 3, np.ones(8))
+        got = optimal_kmeans_1d(x, 3, method=method, low_memory=True)
+        assert abs(got[2] - best) <= 1e-12 * (1 + np.max(x * x))
