@@ -198,10 +198,15 @@ def optimal_kmeans_1d(x, n_levels, *, method="dc", sample_weight=None, return_la
             _too_few_values_warning(k, n)
         starts = np.arange(n, dtype=np.int64)
     else:
+        # The DP runs on u / 2^e with 2^e ~ the spread: exact (a power of two), so ordinary
+        # data give bit-identical decisions, and squares cannot overflow for |x| > 1e154.
+        spread = float(np.max(np.abs(u - u[n // 2])))
+        scale = 2.0 ** np.round(np.log2(spread)) if spread > 0 else 1.0
+        us = u / scale
         if low_memory:
-            starts, total_ss = _split_low_memory(u, cw, k, _KMEANS_METHODS[method])
+            starts, total_ss = _split_low_memory(us, cw, k, _KMEANS_METHODS[method])
         else:
-            starts, total_ss = _split_direct(u, cw, k, _KMEANS_METHODS[method])
+            starts, total_ss = _split_direct(us, cw, k, _KMEANS_METHODS[method])
     # Levels and the error are recomputed directly from the clusters (no prefix-sum
     # differences): the DP decides the split, plain weighted means report it.
     wsum = np.add.reduceat(cw, starts)
@@ -218,7 +223,7 @@ def optimal_kmeans_1d(x, n_levels, *, method="dc", sample_weight=None, return_la
         # Each DP cost is a difference of prefix sums of size up to total_ss: its rounding
         # error is a few ulps of total_ss. When that is not negligible against the optimum
         # the split may be slightly sub-optimal: say so instead of failing silently.
-        slack = 4.0 * k * np.finfo(np.float64).eps * total_ss
+        slack = 4.0 * k * np.finfo(np.float64).eps * total_ss * scale * scale
         if slack > 1e-6 * inertia:
             warnings.warn(
                 f"the optimal squared error ({inertia:.3g}) is within float64 rounding of the "

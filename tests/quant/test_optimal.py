@@ -362,3 +362,14 @@ def test_low_memory_mode_finds_the_same_optimum(monkeypatch, method):
         best = brute_force_kmeans(x, 3, np.ones(8))
         got = optimal_kmeans_1d(x, 3, method=method, low_memory=True)
         assert abs(got[2] - best) <= 1e-12 * (1 + np.max(x * x))
+
+
+@pytest.mark.parametrize("scale", [1e-150, 1e150, 1e300])
+def test_extreme_scales_give_the_same_partition(scale):
+    # the DP works on data rescaled by a power of two: no overflow of the squares
+    x = np.random.default_rng(15).normal(size=300)
+    ref = optimal_kmeans_1d(x, 5, return_labels=True)[3]
+    for method in METHODS:
+        with np.errstate(over="ignore"):
+            got = optimal_kmeans_1d(x * scale, 5, method=method, return_labels=True)
+        np.testing.assert_array_equal(got[3], ref)
