@@ -8,7 +8,12 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from . import _kernels
-from ._optimal import _distinct_values, _prefix_sums, _too_few_values_warning
+from ._optimal import (
+    _distinct_values,
+    _power_of_two_scale,
+    _prefix_sums,
+    _too_few_values_warning,
+)
 from ._uniform import _partial_moments, _density_mse
 from ._validation import check_n_levels, check_samples
 
@@ -108,10 +113,15 @@ def lloyd_max(x, n_levels, *, init="quantile", max_iter=300, tol=1e-10, sample_w
             _too_few_values_warning(L, n)
         levels = u.copy()
         return levels, 0.5 * (levels[:-1] + levels[1:]), 0.0
+    levels = np.ascontiguousarray(_initial_levels(init, u, cw, L))
+    # Iterate on data divided by a power of two near the spread: exact, and the prefix sums
+    # of squares cannot overflow for |x| > 1e154.
+    scale = _power_of_two_scale(float(np.max(np.abs(u - u[n // 2]))))
+    u = u / scale
+    levels /= scale
     mean, S0, S1, S2 = _prefix_sums(u, cw)
     W = S0[-1]
     std = float(np.sqrt(S2[-1] / W))
-    levels = np.ascontiguousarray(_initial_levels(init, u, cw, L))
     n_iter = _kernels.lloyd_sorted(u, cw, S0, S1, S2, mean, levels, int(max_iter),
                                    float(tol) * std)
     if n_iter > max_iter:
@@ -120,7 +130,8 @@ def lloyd_max(x, n_levels, *, init="quantile", max_iter=300, tol=1e-10, sample_w
     bounds = np.empty(L + 1, dtype=np.int64)
     _kernels.cell_bounds(u, levels, bounds)
     mse = _kernels.levels_sse(S0, S1, S2, mean, levels, bounds) / W
-    return levels, 0.5 * (levels[:-1] + levels[1:]), float(mse)
+    levels *= scale
+    return levels, 0.5 * (levels[:-1] + levels[1:]), float(mse) * scale * scale
 
 
 def _lloyd_density(dist, L, init, max_iter, tol):

@@ -28,6 +28,11 @@ def _distinct_values(x, w):
     return _kernels.compress_sorted(x[order], np.ascontiguousarray(w[order]), True)
 
 
+def _power_of_two_scale(value):
+    """2^round(log2(value)) (1 for 0): dividing by it is exact and keeps squares finite."""
+    return float(2.0 ** np.round(np.log2(value))) if value > 0 else 1.0
+
+
 def _prefix_sums(u, cw):
     mean = float(np.dot(cw, u) / cw.sum())
     n = u.shape[0]
@@ -200,8 +205,7 @@ def optimal_kmeans_1d(x, n_levels, *, method="dc", sample_weight=None, return_la
     else:
         # The DP runs on u / 2^e with 2^e ~ the spread: exact (a power of two), so ordinary
         # data give bit-identical decisions, and squares cannot overflow for |x| > 1e154.
-        spread = float(np.max(np.abs(u - u[n // 2])))
-        scale = 2.0 ** np.round(np.log2(spread)) if spread > 0 else 1.0
+        scale = _power_of_two_scale(float(np.max(np.abs(u - u[n // 2]))))
         us = u / scale
         if low_memory:
             starts, total_ss = _split_low_memory(us, cw, k, _KMEANS_METHODS[method])

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _kernels
-from ._optimal import _distinct_values, _prefix_sums
+from ._optimal import _distinct_values, _power_of_two_scale, _prefix_sums
 from ._validation import check_n_levels, check_samples
 
 __all__ = ["UniformQuant", "uniform_mse_quantizer"]
@@ -324,6 +324,14 @@ def uniform_mse_quantizer(x, n_levels, *, symmetric=True, mode="midrise", method
     if method == "octav" and free_offset:
         raise ValueError("method='octav' fits a symmetric clipping range: use a symmetric "
                          "mode (midrise/midtread with symmetric=True)")
+    # Fit on data divided by a power of two near max |x| (exact; the grid is relative to the
+    # data's scale anyway) so that squares cannot overflow, then scale the result back.
+    scale = _power_of_two_scale(float(max(abs(u[0]), abs(u[-1]))))
+    q = _fit_samples(u / scale, cw, L, mode, method, free_offset, codes, n_grid, refine)
+    return UniformQuant(q.step * scale, q.offset * scale, q.mse * scale * scale, L, mode)
+
+
+def _fit_samples(u, cw, L, mode, method, free_offset, codes, n_grid, refine):
     obj = _SampleObjective(u, cw, codes)
     if L == 1:
         if free_offset:  # one level: the mean

@@ -112,3 +112,14 @@ def test_ties_never_split():
     cells = np.searchsorted(thresholds, x, side="left")
     for v in np.unique(x):
         assert np.unique(cells[x == v]).size == 1
+
+
+@pytest.mark.parametrize("scale", [1e-150, 1e150, 1e300])
+def test_extreme_scales_are_handled_by_exact_rescaling(scale):
+    x = np.random.default_rng(16).normal(size=500)
+    ref = lloyd_max(x, 6)
+    with np.errstate(over="ignore"):
+        got = lloyd_max(x * scale, 6)
+    np.testing.assert_allclose(got[0], ref[0] * scale, rtol=1e-12)
+    if scale < 1e154:
+        assert got[2] == pytest.approx(ref[2] * scale ** 2, rel=1e-12)

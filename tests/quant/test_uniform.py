@@ -187,3 +187,16 @@ def test_generic_density_uses_quadrature():
     q = uniform_mse_quantizer(None, 2, density=stats.logistic(), n_grid=16)
     # for L = 2 the optimum is levels +-E|x| (= 2 ln 2 for the standard logistic)
     assert q.step / 2 == pytest.approx(2 * np.log(2), rel=1e-5)
+
+
+@pytest.mark.parametrize("scale", [1e-150, 1e150, 1e300])
+def test_extreme_scales_are_handled_by_exact_rescaling(scale):
+    x = np.random.default_rng(16).normal(size=500)
+    ref = uniform_mse_quantizer(x, 8)
+    with np.errstate(over="ignore"):
+        q = uniform_mse_quantizer(x * scale, 8)
+    assert q.step == pytest.approx(ref.step * scale, rel=1e-6)
+    if scale < 1e154:  # beyond, the true MSE itself overflows float64
+        assert q.mse == pytest.approx(ref.mse * scale ** 2, rel=1e-6)
+    else:
+        assert q.mse == np.inf
