@@ -48,12 +48,20 @@ def _rows_select_max(K3, Mt):
     total = 0.0
     for c in range(C):
         row = K2[c]
-        for p in range(P):
-            acc = 0.0
+        if P < 4:  # few taps (1x1 convs): one vectorised reduction per tap
+            for p in range(P):
+                acc = 0.0
+                for j in range(J):
+                    acc += abs(np.float64(row[j * P + p]))
+                buf[p] = acc
+        else:  # many taps: stream the row once, vectorised across taps
+            for p in range(P):
+                buf[p] = 0.0
             for j in range(J):
-                acc += abs(np.float64(row[j * P + p]))
-            buf[p] = acc
-            total += acc
+                for p in range(P):
+                    buf[p] += abs(np.float64(row[j * P + p]))
+        for p in range(P):
+            total += buf[p]
         for t in range(T):
             v = 0.0
             for p in range(P):

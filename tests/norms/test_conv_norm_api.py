@@ -99,6 +99,31 @@ def test_closed_form_flags_typical_layers():
     assert closed_form_is_exact(3, 5, 1, 1, 2)[0] is False
 
 
+def test_closed_form_conditions_zeros_exhaustive():
+    # l-inf: "condition E": some output has all taps inside, o s - pl >= 0 and
+    # o s - pl + d(k-1) <= n - 1. l1 (stride 1): some pixel is reached by every tap, i.e.
+    # n + pl >= d(k-1)+1, n + pr >= d(k-1)+1 and n + pl + pr >= 2 d(k-1) + 1 (derived here from
+    # the landing sets; the spec's n >= d(k-1)+1 is sufficient, not necessary: n=1, k=2, p=1).
+    for n in range(1, 9):
+        for k in range(1, 5):
+            for d in (1, 2):
+                for s in (1, 2, 3):
+                    for pl, pr in itertools.product(range(4), range(4)):
+                        e = d * (k - 1)
+                        if n + pl + pr < e + 1:
+                            continue
+                        l1, linf = closed_form_is_exact(k, n, s, ((pl, pr),), d)
+                        m = (n + pl + pr - e - 1) // s + 1
+                        assert linf == any(o * s - pl >= 0 and o * s - pl + e <= n - 1
+                                           for o in range(m))
+                        if s == 1:
+                            assert l1 == (n + pl >= e + 1 and n + pr >= e + 1
+                                          and n + pl + pr >= 2 * e + 1)
+    assert closed_form_is_exact(2, 1, 1, 1) == (True, False)
+    K = np.random.default_rng(9).standard_normal((3, 2, 2))
+    assert conv_norm(K, 1, 1, padding=1) == pytest.approx(closed_l1(K, 1, (1,), (1,)), rel=1e-12)
+
+
 def test_strict_upper_bound_l1_k3_p0_n3():
     rng = np.random.default_rng(0)
     K = rng.standard_normal((3, 2, 3))
