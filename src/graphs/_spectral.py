@@ -48,7 +48,8 @@ _SYMMETRY_RTOL = 1e-8
 # Multigrid preconditioner of LOBPCG: shift of L, coarsest size, Jacobi sweeps per side.
 _AMG_SHIFT = 1e-5
 _AMG_MAX_COARSE = 500
-_AMG_SWEEPS = 2
+_AMG_SWEEPS = 1
+_AMG_COARSE_CYCLES = 2
 
 
 def _n_init_rule(n_samples):
@@ -173,8 +174,8 @@ class _BlockVCycle:
     dense Cholesky solve on the coarsest level (or more Jacobi sweeps when it is still large).
     """
 
-    def __init__(self, shifted, near_null, *, max_coarse, sweeps, max_direct=5000,
-                 min_reduction=0.5):
+    def __init__(self, shifted, near_null, *, max_coarse, sweeps, coarse_cycles=1,
+                 max_direct=5000, min_reduction=0.5):
         from pyamg.aggregation import fit_candidates, standard_aggregation
         from pyamg.strength import symmetric_strength_of_connection
 
@@ -191,6 +192,7 @@ class _BlockVCycle:
             self.levels.append((A, T, T.T.tocsr(), self._jacobi_weights(A)))
             A, B = A_coarse, B_coarse
         self.sweeps = sweeps
+        self.coarse_cycles = coarse_cycles
         self.bottom = A
         self.coarse = None
         if A.shape[0] <= max_direct:
@@ -233,7 +235,15 @@ class _BlockVCycle:
         X = weights[:, None] * B
         for _ in range(self.sweeps - 1):
             X += weights[:, None] * (B - A @ X)
-        X += P @ self._cycle(depth + 1, R @ (B - A @ X))
+        B_coarse = R @ (B - A @ X)
+        X_coarse = self._cycle(depth + 1, B_coarse)
+        if depth + 1 < len(self.levels):
+            # coarse levels are cheap: more cycles there (a W-cycle for 2) make the coarse
+            # correction of plain aggregation accurate at little cost
+            A_coarse = self.levels[depth + 1][0]
+            for _ in range(self.coarse_cycles - 1):
+                X_coarse += self._cycle(depth + 1, B_coarse - A_coarse @ X_coarse)
+        X += P @ X_coarse
         for _ in range(self.sweeps):
             X += weights[:, None] * (B - A @ X)
         return X
@@ -261,7 +271,7 @@ def _eig_lobpcg(A, degrees, n_components, tol, rng):
     shifted = (laplacian + _AMG_SHIFT * identity).tocsr()
     near_null = np.sqrt(degrees)
     vcycle = _BlockVCycle(shifted, near_null, max_coarse=max(_AMG_MAX_COARSE, 4 * n_components),
-                          sweeps=_AMG_SWEEPS)
+                          sweeps=_AMG_SWEEPS, coarse_cycles=_AMG_COARSE_CYCLES)
     del shifted
     M = None
     X = rng.standard_normal((n, n_components))

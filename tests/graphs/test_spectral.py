@@ -209,21 +209,35 @@ def test_lobpcg_multilevel_preconditioner(planted, monkeypatch):
     np.testing.assert_allclose(vals, dense_laplacian_eigenvalues(G)[:4], atol=1e-10)
     labels, _ = spectral_clustering_njw(G, 3, eigen_solver="lobpcg", n_init=2, random_state=0)
     assert adjusted_rand(y, labels) == 1.0
+
+
+def test_block_multigrid_cycle_is_spd_and_convergent(monkeypatch):
+    # a 20 x 20 grid graph coarsens over several levels, unlike a dense random graph
+    side = 20
+    path = sp.diags([np.ones(side - 1), np.ones(side - 1)], [-1, 1])
+    G = (sp.kron(path, sp.identity(side)) + sp.kron(sp.identity(side), path)).tocsr()
+    n = side * side
     d = np.asarray(G.sum(axis=1)).ravel()
-    identity = sp.identity(300, format="csr")
+    identity = sp.identity(n, format="csr")
     shifted = (identity - sp.diags(d ** -0.5) @ G @ sp.diags(d ** -0.5) + 1e-5 * identity).tocsr()
-    vcycle = spectral_module._BlockVCycle(shifted, np.sqrt(d), max_coarse=12, sweeps=2)
-    assert len(vcycle.levels) >= 1 and vcycle.coarse is not None
-    # the V-cycle is a symmetric positive definite operator (LOBPCG needs that)
-    E = vcycle(np.eye(300))
-    np.testing.assert_allclose(E, E.T, atol=1e-10)
-    assert np.linalg.eigvalsh((E + E.T) / 2).min() > 0
-    # and a convergent one: a few preconditioned Richardson steps reduce the error
-    x_true = np.random.default_rng(0).standard_normal(300)
-    b, x = shifted @ x_true, np.zeros(300)
-    for _ in range(5):
-        x += vcycle(b - shifted @ x)
-    assert np.linalg.norm(x - x_true) < 0.5 * np.linalg.norm(x_true)
+    for sweeps, coarse_cycles in [(1, 2), (2, 1), (1, 1)]:
+        vcycle = spectral_module._BlockVCycle(shifted, np.sqrt(d), max_coarse=12, sweeps=sweeps,
+                                              coarse_cycles=coarse_cycles)
+        assert len(vcycle.levels) >= 2 and vcycle.coarse is not None
+        # the cycle is a symmetric positive definite operator (LOBPCG needs that)
+        E = vcycle(np.eye(n))
+        np.testing.assert_allclose(E, E.T, atol=1e-10)
+        assert np.linalg.eigvalsh((E + E.T) / 2).min() > 0
+        # and a convergent one: a few preconditioned Richardson steps reduce the error
+        x_true = np.random.default_rng(0).standard_normal(n)
+        b, x = shifted @ x_true, np.zeros(n)
+        for _ in range(5):
+            x += vcycle(b - shifted @ x)
+        assert np.linalg.norm(x - x_true) < 0.5 * np.linalg.norm(x_true)
+    # the whole multilevel LOBPCG path on a graph with small gaps and double eigenvalues
+    monkeypatch.setattr(spectral_module, "_AMG_MAX_COARSE", 12)
+    vals, _ = spectral_embedding_njw(G, 5, eigen_solver="lobpcg", random_state=0, tol=1e-7)
+    np.testing.assert_allclose(vals, dense_laplacian_eigenvalues(G)[:5], atol=1e-10)
 
 
 def test_lobpcg_non_convergence_warns(planted, monkeypatch):
