@@ -108,7 +108,8 @@ class MultiViewGraphClusterer(ClusterMixin, BaseEstimator):
     dtype : {numpy.float64, numpy.float32}, default=numpy.float64
         Precision of the V x m solver arrays; float32 halves the memory of large graphs.
     random_state : int, RandomState instance or None, default=None
-        Seeds approximate neighbours, the eigensolver and k-means.
+        Seeds approximate neighbours, the eigensolver and k-means. With None, approximate
+        neighbour search runs on every core (seeded NN-descent is single-threaded).
     verbose : bool, default=False
         Show progress over the pipeline stages and the solver's iterations.
 
@@ -347,8 +348,9 @@ class MultiViewGraphClusterer(ClusterMixin, BaseEstimator):
 
         stages = progress(total=4, verbose=self.verbose, desc="MultiViewGraphClusterer")
         stages.set_postfix(stage="kNN")
-        rows, cols = knn_union_edges(views, k, metrics, knn=self.knn, random_state=rng,
-                                     verbose=self.verbose)
+        # The raw random_state: None lets approximate neighbours run on every core.
+        rows, cols = knn_union_edges(views, k, metrics, knn=self.knn,
+                                     random_state=self.random_state, verbose=self.verbose)
         stages.update(1)
         stages.set_postfix(stage="edge weights")
         W = self._view_weights_on_edges(views, metrics, rows, cols, dtype)

@@ -80,9 +80,10 @@ def _approximate_features(X, k, metric, random_state, verbose):
 
     if metric == "cosine":
         X = _normalized_rows(X)
+    # A seed makes NN-descent reproducible but single-threaded; without one it uses every core.
     seed = None if random_state is None else int(random_state.randint(np.iinfo(np.int32).max))
     index = NNDescent(X, metric="euclidean", n_neighbors=k + 1, random_state=seed,
-                      low_memory=True, verbose=bool(verbose), compressed=True)
+                      low_memory=True, verbose=bool(verbose), compressed=True, n_jobs=-1)
     idx, _ = index.neighbor_graph
     idx = np.asarray(idx, dtype=np.int64)
     n = idx.shape[0]
@@ -202,7 +203,8 @@ def knn_union_edges(views, n_neighbors, metric="sqeuclidean", *, knn="auto", ran
         ``"approximate"``: pynndescent's NN-descent (feature views only; precomputed matrices are
         always read exactly). ``"auto"``: approximate above 50,000 samples.
     random_state : int, RandomState or None, default=None
-        Seeds NN-descent.
+        Seeds NN-descent (reproducible, single-threaded); None lets it use every core and
+        gives slightly different neighbours from run to run.
     verbose : bool, default=False
         Show progress over the views.
 
@@ -241,7 +243,8 @@ def knn_union_edges(views, n_neighbors, metric="sqeuclidean", *, knn="auto", ran
         raise ValueError(f"got {len(metrics)} metrics for {len(views)} views")
     if knn not in KNN_METHODS:
         raise ValueError(f"knn must be one of {KNN_METHODS}, got {knn!r}")
-    rng = check_random_state(random_state)
+    # None stays None: unseeded NN-descent runs in parallel.
+    rng = None if random_state is None else check_random_state(random_state)
 
     keys = []
     for X, met in progress(list(zip(views, metrics)), verbose=verbose, desc="kNN per view"):
