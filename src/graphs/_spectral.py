@@ -156,7 +156,7 @@ def _warn_if_missed_null_space(A, degrees, laplacian_vals, tol):
             "connected components with edges, so it missed copies of the repeated eigenvalue 0 "
             "and the embedding is wrong; use eigen_solver='lobpcg' (a block method).",
             ConvergenceWarning,
-            stacklevel=4,
+            stacklevel=5,  # user -> public function -> _embedding -> _eig_arpack -> here
         )
 
 
@@ -296,7 +296,7 @@ def _eig_lobpcg(A, degrees, n_components, tol, rng):
             f"{_LOBPCG_MAXITER} iterations; the embedding may be inaccurate. Try a looser tol, "
             "eigen_solver='arpack', or check the graph's connectivity.",
             ConvergenceWarning,
-            stacklevel=3,
+            stacklevel=4,  # user -> public function -> _embedding -> _eig_lobpcg
         )
     order = np.argsort(vals, kind="stable")
     return 1.0 - vals[order], vecs[:, order]
