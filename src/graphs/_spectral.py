@@ -69,7 +69,7 @@ def _log(verbose, message, t0):
 
 
 def _check_graph(G):
-    """Square, finite, nonnegative and symmetric (to a relative tolerance) -> exactly symmetric CSR."""
+    """Square, finite, nonnegative, symmetric to a relative tolerance -> exactly symmetric CSR."""
     G, _ = _check_affinity(G)
     if G.nnz:
         scale = float(G.data.max())

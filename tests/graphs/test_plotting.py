@@ -2,18 +2,14 @@
 
 from types import SimpleNamespace
 
-import matplotlib
+import matplotlib.pyplot as plt  # the Agg backend is set by tests/conftest.py
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection, PathCollection
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import scipy.sparse as sp  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.collections import LineCollection, PathCollection  # noqa: E402
-
-from normgraph.graphs._plotting import plot_graph, plot_objective, plot_view_coefficients  # noqa: E402
+from normgraph.graphs._plotting import plot_graph, plot_objective, plot_view_coefficients
 
 
 @pytest.fixture(autouse=True)

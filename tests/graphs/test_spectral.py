@@ -20,7 +20,7 @@ from normgraph.graphs.metrics import adjusted_rand
 
 
 def planted_partition(sizes, p_in, p_out, seed):
-    """Symmetric random graph: edges inside blocks w.p. p_in, across w.p. p_out, weights U(0.5, 1)."""
+    """Symmetric random graph: edges inside blocks w.p. p_in, across w.p. p_out, U(0.5, 1)."""
     rng = np.random.default_rng(seed)
     y = np.repeat(np.arange(len(sizes)), sizes)
     n = y.size
@@ -81,7 +81,9 @@ def test_arpack_and_lobpcg_span_the_same_subspace(planted):
     np.testing.assert_allclose(U_arpack.T @ U_arpack, np.eye(3), atol=1e-10)
 
 
-@pytest.mark.parametrize("eigen_solver, atol", [("arpack", 1e-10), ("lobpcg", 1e-8), ("dense", 1e-12)])
+@pytest.mark.parametrize(
+    "eigen_solver, atol", [("arpack", 1e-10), ("lobpcg", 1e-8), ("dense", 1e-12)]
+)
 def test_eigenvalues_match_dense_eigh(planted, eigen_solver, atol):
     G, _ = planted
     vals, vecs = spectral_embedding_njw(G, 4, eigen_solver=eigen_solver, random_state=0, tol=1e-10)
