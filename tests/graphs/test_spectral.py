@@ -277,3 +277,20 @@ def test_bad_input_raises(G, kwargs, error, match):
     kwargs = {"n_clusters": 2, **kwargs}
     with pytest.raises(error, match=match):
         spectral_clustering_njw(G, **kwargs)
+
+
+def test_input_formats_agree(planted):
+    G, _ = planted
+    results = [
+        spectral_clustering_njw(M, 3, eigen_solver="arpack", assign_labels="discretize",
+                                random_state=0)[0]
+        for M in (G, G.toarray(), sp.csr_array(G), G.tocoo(), G.astype(np.float32))
+    ]
+    for labels in results[1:]:
+        assert adjusted_rand(results[0], labels) == 1.0
+
+
+def test_as_many_clusters_as_nodes():
+    G = np.ones((5, 5)) - np.eye(5)
+    labels, emb = spectral_clustering_njw(G, 5, random_state=0)
+    assert sorted(labels) == [0, 1, 2, 3, 4] and emb.shape == (5, 5)
