@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.sparse.linalg import ArpackNoConvergence
 from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
 
 import normgraph.graphs._spectral as spectral_module
 from normgraph.graphs._spectral import (
@@ -38,6 +39,13 @@ def dense_laplacian_eigenvalues(G):
     s = 1.0 / np.sqrt(d)
     L = np.eye(D.shape[0]) - s[:, None] * D * s[None, :]
     return np.linalg.eigh((L + L.T) / 2)[0]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def single_threaded_blas():
+    # the matrices here are tiny: BLAS threads only spin and burn CPU on a shared machine
+    with threadpool_limits(limits=1):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -214,8 +222,8 @@ def test_lobpcg_multilevel_preconditioner(planted, monkeypatch):
 
 
 def test_block_multigrid_cycle_is_spd_and_convergent(monkeypatch):
-    # a 20 x 20 grid graph coarsens over several levels, unlike a dense random graph
-    side = 20
+    # a 15 x 15 grid graph coarsens over several levels, unlike a dense random graph
+    side = 15
     path = sp.diags([np.ones(side - 1), np.ones(side - 1)], [-1, 1])
     G = (sp.kron(path, sp.identity(side)) + sp.kron(sp.identity(side), path)).tocsr()
     n = side * side
