@@ -14,7 +14,8 @@ it times, on the CPU:
 * ``torch.nn.utils.parametrizations.spectral_norm``: one power step on the reshaped weight.
 
 Then the full l1/l-inf profile of torchvision's ResNet-50 (random weights) at 224x224 and the
-l2 interval width per layer of ResNet-18.
+l2 interval width per layer of ResNet-18 (at 32x32 by default: the certified l2 intervals cost
+power iterations and Gram iterations per layer; ``--r18-size 224`` for the ImageNet size).
 
 Run: ``python benchmarks/compare_norms.py`` (add ``--quick`` for fewer repeats).
 Timings are wall-clock best-of-N on a shared machine; treat them as indicative.
@@ -201,8 +202,9 @@ def bench_resnet(args):
         print("ResNet-18 l2 interval widths: layer_norms is not available in this checkout")
         return
     r18 = torchvision.models.resnet18(weights=None)
+    size = args.r18_size
     t0 = time.perf_counter()
-    table = layer_norms(r18, (3, 224, 224), p=(2,))
+    table = layer_norms(r18, (3, size, size), p=(2,))
     t2 = time.perf_counter() - t0
     rows = []
     for row in table:
@@ -211,7 +213,8 @@ def bench_resnet(args):
         lo, up = row["lower"], row["upper"]
         rows.append((row["name"], lo, up, up - lo, (up - lo) / up if up else 0.0, row["method"]))
     print()
-    print(f"ResNet-18 (random weights) certified l2 intervals at 224x224 ({t2:.1f} s)")
+    print(f"ResNet-18 (random weights) certified l2 intervals at {size}x{size} ({t2:.1f} s; "
+          "--r18-size 224 for the ImageNet size, which takes many minutes on 2 cores)")
     print_table(rows, columns=("layer", "lower", "upper", "width", "width/upper", "method"))
 
 
@@ -227,6 +230,8 @@ def main(argv=None):
                         help="frequency blocks decomposed for the large layers")
     parser.add_argument("--full-svd", action="store_true", help="decompose every block")
     parser.add_argument("--skip-resnet", action="store_true")
+    parser.add_argument("--r18-size", type=int, default=32,
+                        help="input size for the ResNet-18 l2 intervals (default 32)")
     args = parser.parse_args(argv)
     args.repeat = 3 if args.quick else 7
     torch.set_num_threads(args.threads)
