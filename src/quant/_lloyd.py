@@ -42,7 +42,7 @@ def _initial_levels(init, u, cw, L):
 
 
 def lloyd_max(x, n_levels, *, init="quantile", max_iter=300, tol=1e-10, sample_weight=None,
-              density=None):
+              density=None, return_n_iter=False):
     """Lloyd-Max quantizer: levels at cell centroids, thresholds at level midpoints.
 
     Iterates ``t_i = (y_{i-1} + y_i) / 2`` and ``y_i = E[x | t_i < x <= t_{i+1}]`` until
@@ -74,6 +74,8 @@ def lloyd_max(x, n_levels, *, init="quantile", max_iter=300, tol=1e-10, sample_w
     density : scipy.stats frozen distribution, default=None
         Exact-integration mode (closed forms for normal and Laplace): the conditional means
         and the error are integrals under this distribution.
+    return_n_iter : bool, default=False
+        Also return the number of iterations run (0 when the distinct values are the levels).
 
     Returns
     -------
@@ -82,6 +84,8 @@ def lloyd_max(x, n_levels, *, init="quantile", max_iter=300, tol=1e-10, sample_w
         Midpoints between adjacent levels.
     mse : float
         (Weighted) mean squared error of the returned quantizer.
+    n_iter : int
+        Iterations run (at most ``max_iter``); only with ``return_n_iter=True``.
 
     Examples
     --------
@@ -102,7 +106,8 @@ def lloyd_max(x, n_levels, *, init="quantile", max_iter=300, tol=1e-10, sample_w
             and tol >= 0):
         raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
     if density is not None:
-        return _lloyd_density(density, L, init, max_iter, float(tol))
+        result = _lloyd_density(density, L, init, max_iter, float(tol))
+        return result if return_n_iter else result[:3]
     if x is None:
         raise ValueError("x is None: pass samples, or a distribution as density=")
     x, w = check_samples(x, sample_weight=sample_weight)
@@ -112,7 +117,8 @@ def lloyd_max(x, n_levels, *, init="quantile", max_iter=300, tol=1e-10, sample_w
         if L > n:
             _too_few_values_warning(L, n)
         levels = u.copy()
-        return levels, 0.5 * (levels[:-1] + levels[1:]), 0.0
+        result = levels, 0.5 * (levels[:-1] + levels[1:]), 0.0, 0
+        return result if return_n_iter else result[:3]
     levels = np.ascontiguousarray(_initial_levels(init, u, cw, L))
     # Iterate on data divided by a power of two near the spread: exact, and the prefix sums
     # of squares cannot overflow for |x| > 1e154.
@@ -131,7 +137,9 @@ def lloyd_max(x, n_levels, *, init="quantile", max_iter=300, tol=1e-10, sample_w
     _kernels.cell_bounds(u, levels, bounds)
     mse = _kernels.levels_sse(S0, S1, S2, mean, levels, bounds) / W
     levels *= scale
-    return levels, 0.5 * (levels[:-1] + levels[1:]), float(mse) * scale * scale
+    result = (levels, 0.5 * (levels[:-1] + levels[1:]), float(mse) * scale * scale,
+              min(int(n_iter), int(max_iter)))
+    return result if return_n_iter else result[:3]
 
 
 def _lloyd_density(dist, L, init, max_iter, tol):
@@ -149,7 +157,9 @@ def _lloyd_density(dist, L, init, max_iter, tol):
     converged = False
     cache = {}
     omega = 1.0
+    n_iter = 0
     for _ in range(max_iter):
+        n_iter += 1
         edges = np.concatenate([[-np.inf], 0.5 * (levels[:-1] + levels[1:]), [np.inf]])
         M0, M1, _ = _partial_moments(dist, edges, cache)
         new = np.diff(M1) / np.diff(M0)
@@ -172,4 +182,4 @@ def _lloyd_density(dist, L, init, max_iter, tol):
         warnings.warn(f"lloyd_max did not converge in max_iter={max_iter} iterations",
                       ConvergenceWarning, stacklevel=3)
     mse = float(_density_mse(dist, levels[None, :])[0])
-    return levels, 0.5 * (levels[:-1] + levels[1:]), mse
+    return levels, 0.5 * (levels[:-1] + levels[1:]), mse, n_iter

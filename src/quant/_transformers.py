@@ -318,6 +318,9 @@ class LloydMaxQuantizer(_ThresholdQuantizer):
         Training mean squared error per feature.
     n_levels_effective_ : ndarray of shape (n_features,)
         Number of levels used by the training data.
+    n_iter_ : int
+        Lloyd iterations run by the slowest feature (0 when every feature's distinct values
+        are its levels).
     n_features_in_ : int
     feature_names_in_ : ndarray of str
         Only when ``X`` has string feature names.
@@ -349,12 +352,15 @@ class LloydMaxQuantizer(_ThresholdQuantizer):
         )
 
     def _fit_feature(self, x, params):
-        return lloyd_max(x, params["n_levels"], max_iter=params["max_iter"], tol=params["tol"])
+        return lloyd_max(x, params["n_levels"], max_iter=params["max_iter"], tol=params["tol"],
+                         return_n_iter=True)
 
     def _store(self, results, params):
         self.levels_ = [r[0] for r in results]
         self.thresholds_ = [r[1] for r in results]
         self.mse_ = np.array([r[2] for r in results])
+        # one number, as for scikit-learn's iterative estimators: the slowest feature's count
+        self.n_iter_ = int(max((r[3] for r in results), default=0))
 
 
 class OptimalQuantizer(_ThresholdQuantizer):

@@ -123,3 +123,19 @@ def test_extreme_scales_are_handled_by_exact_rescaling(scale):
     np.testing.assert_allclose(got[0], ref[0] * scale, rtol=1e-12)
     if scale < 1e154:
         assert got[2] == pytest.approx(ref[2] * scale ** 2, rel=1e-12)
+
+
+def test_return_n_iter_counts_iterations():
+    from normgraph.quant import LloydMaxQuantizer
+
+    x = np.random.default_rng(3).normal(size=2000)
+    levels, thresholds, mse, n_iter = lloyd_max(x, 4, return_n_iter=True)
+    assert 1 <= n_iter <= 300
+    np.testing.assert_array_equal(levels, lloyd_max(x, 4)[0])
+    # capped runs report the cap; distinct values as levels need no iteration
+    with pytest.warns(Warning):
+        assert lloyd_max(x, 16, max_iter=2, tol=0.0, return_n_iter=True)[3] == 2
+    assert lloyd_max([0.0, 1.0, 2.0], 3, return_n_iter=True)[3] == 0
+    q = LloydMaxQuantizer(n_levels=4).fit(np.column_stack([x, x ** 3]))
+    assert q.n_iter_ == max(lloyd_max(x, 4, return_n_iter=True)[3],
+                            lloyd_max(x ** 3, 4, return_n_iter=True)[3])

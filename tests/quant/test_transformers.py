@@ -40,11 +40,6 @@ def _expected_failed_checks(estimator):
             "transformers take NumPy input only (their kernels are Numba)"
         ),
     }
-    if isinstance(estimator, LloydMaxQuantizer):
-        expected["check_transformer_n_iter"] = (
-            "lloyd_max does not report its iteration count, so there is no n_iter_ attribute "
-            "(its ConvergenceWarning is relayed instead)"
-        )
     return expected
 
 
