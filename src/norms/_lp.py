@@ -6,11 +6,16 @@ For a tuple of per-axis patterns (P_1..P_D) the contracted kernel is
 * ``||T||_inf = max over row-pattern tuples of max_c sum_{jj, g} |M[c, jj, g]|``
 * ``||T||_1   = max over column-pattern tuples of max_{group, jj} sum_{c in group, g} |M|``
 
-Axes whose patterns are all tap *selections* (distinct singleton groups; every zero-padding
-pattern, and the interior pattern of the other modes) commute with the absolute value, so
-they are reduced after it with 0/1 tap masks on a small ``|K|``-summary; only the axes with
-merged taps are contracted before the absolute value (NumPy ``tensordot``, prefix results
-reused across the pattern tree). The common case (no merged taps) is two passes over K.
+Two Numba kernels, one pass over K each:
+
+* *selection* layers (every kept pattern on every axis is a set of distinct singleton groups:
+  all zero-padding layers, and the other modes once the interior pattern dominates) commute
+  with the absolute value: ``sum_{jj}|K|`` (or ``sum_{c in group}|K|``) per tap, then a
+  product with the 0/1 tap masks of every pattern tuple;
+* *general* layers (merged taps: reflect/replicate borders, circular wrap on small grids):
+  every pattern tuple is a list of product groups over the flattened taps (CSR); for each
+  filter slice ``K[c, jj, :]`` (in L1 cache) the group sums, their absolute values and the
+  per-tuple totals are accumulated. Cost ``C_out * C_in/g * sum_u nnz(B_u)``.
 """
 
 from __future__ import annotations
@@ -99,6 +104,67 @@ def _cols_select_max(K4, Mt):
     return best, total
 
 
+@njit(cache=True, fastmath=_FASTMATH)
+def _group_sums_abs(base, tuple_ptr, row_ptr, taps, out):
+    """out[u] += sum over the groups g of tuple u of |sum_{p in g} base[p]|."""
+    for u in range(tuple_ptr.shape[0] - 1):
+        s = 0.0
+        for g in range(tuple_ptr[u], tuple_ptr[u + 1]):
+            v = 0.0
+            for x in range(row_ptr[g], row_ptr[g + 1]):
+                v += base[taps[x]]
+            s += abs(v)
+        out[u] += s
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _rows_general_max(K3, tuple_ptr, row_ptr, taps):
+    """l-inf over arbitrary pattern tuples (merged taps): rows of ``B_u K[c, j, :]``.
+
+    Tuple u owns the product groups ``tuple_ptr[u]:tuple_ptr[u+1]``; group g sums the flat taps
+    ``taps[row_ptr[g]:row_ptr[g+1]]``. Returns ``(max, sum |K3|)``.
+    """
+    C, J, P = K3.shape
+    U = tuple_ptr.shape[0] - 1
+    acc = np.empty(U)
+    best = 0.0
+    total = 0.0
+    for c in range(C):
+        acc[:] = 0.0
+        for j in range(J):
+            base = K3[c, j]
+            for p in range(P):
+                total += abs(np.float64(base[p]))
+            _group_sums_abs(base, tuple_ptr, row_ptr, taps, acc)
+        for u in range(U):
+            if acc[u] > best:
+                best = acc[u]
+    return best, total
+
+
+@njit(cache=True, fastmath=_FASTMATH)
+def _cols_general_max(K4, tuple_ptr, row_ptr, taps):
+    """l1 over arbitrary pattern tuples: per (group, slice) sums over the group's channels."""
+    G, Cg, J, P = K4.shape
+    U = tuple_ptr.shape[0] - 1
+    acc = np.empty((J, U))
+    best = 0.0
+    total = 0.0
+    for g in range(G):
+        acc[:, :] = 0.0
+        for c in range(Cg):
+            for j in range(J):
+                base = K4[g, c, j]
+                for p in range(P):
+                    total += abs(np.float64(base[p]))
+                _group_sums_abs(base, tuple_ptr, row_ptr, taps, acc[j])
+        for j in range(J):
+            for u in range(U):
+                if acc[j, u] > best:
+                    best = acc[j, u]
+    return best, total
+
+
 def select_max_rows(K3, Mt):
     """Public wrapper of the fused l-inf kernel: ``(max, sum |K3|)`` (see ``_rows_select_max``).
 
@@ -127,38 +193,21 @@ def select_max_cols(K4, Mt):
     return float(best), float(total)
 
 
-def _summary(absM, kind, groups):
-    """Reduce |M| of shape (C, J, ...) to (B, ...): over J (rows) or over c in group (cols)."""
-    if kind == "row":
-        return absM.sum(axis=1)
-    C, J = absM.shape[:2]
-    rest = absM.shape[2:]
-    return absM.reshape((groups, C // groups, J) + rest).sum(axis=1).reshape((groups * J,) + rest)
-
-
-def _select_max(S, masks):
-    """max over mask tuples of max_b sum_a S[b, a_1..a_s] * prod_t mask_t[a_t]."""
-    if not masks:
-        return float(S.max()) if S.size else 0.0
-    best = 0.0
-    for mask in masks[0]:
-        best = max(best, _select_max(np.tensordot(S, mask, axes=([1], [0])), masks[1:]))
-    return best
-
-
-def _merge_max(M, merged, masks, kind, groups):
-    """Contract the merged axes (always axis 2) pattern by pattern, then |.| and the selections."""
-    if not merged:
-        n_r = M.ndim - 2 - len(masks)  # trailing group axes produced by the contractions
-        absM = np.abs(M)
-        if n_r:
-            absM = absM.sum(axis=tuple(range(M.ndim - n_r, M.ndim)))
-        return _select_max(_summary(absM, kind, groups), masks)
-    best = 0.0
-    for A in merged[0]:
-        best = max(best, _merge_max(np.tensordot(M, A, axes=([2], [1])), merged[1:], masks, kind,
-                                    groups))
-    return best
+def _group_tables(pats, kernel_size):
+    """CSR description of every pattern tuple's product groups over the flattened taps."""
+    strides = np.cumprod((1,) + tuple(kernel_size[::-1]))[::-1][1:]  # C-order tap strides
+    group_sets = [[[np.flatnonzero(row) for row in A] for A in p.matrices] for p in pats]
+    tuple_ptr, row_ptr, taps = [0], [0], []
+    for combo in itertools.product(*group_sets):
+        for groups in itertools.product(*combo):
+            flat = np.zeros(1, dtype=np.int64)
+            for t, g in enumerate(groups):
+                flat = (flat[:, None] + g[None, :] * strides[t]).ravel()
+            taps.extend(flat.tolist())
+            row_ptr.append(len(taps))
+        tuple_ptr.append(len(row_ptr) - 1)
+    return (np.asarray(tuple_ptr, dtype=np.int64), np.asarray(row_ptr, dtype=np.int64),
+            np.asarray(taps, dtype=np.int64))
 
 
 def _mask_tuples(masks):
@@ -186,12 +235,10 @@ def _layer_plan(input_shape, output_shape, kernel_size, stride, dilation, pad_le
         Mt = _mask_tuples([p.masks for p in pats])
         Mt.flags.writeable = False
         return "select", n_patterns, Mt
-    sel_axes = [t for t in range(D) if pats[t].selection]
-    mer_axes = [t for t in range(D) if not pats[t].selection]
-    # merged axes first, then the selection axes (their order is kept by tensordot)
-    perm = (0, 1) + tuple(2 + t for t in mer_axes) + tuple(2 + t for t in sel_axes)
-    plan = (perm, [pats[t].matrices for t in mer_axes], [pats[t].masks for t in sel_axes])
-    return "merge", n_patterns, plan
+    tables = _group_tables(pats, kernel_size)
+    for arr in tables:
+        arr.flags.writeable = False
+    return "general", n_patterns, tables
 
 
 def conv_lp_norm(w, geom, kind, prune=True, check_finite=False):
@@ -241,9 +288,14 @@ def conv_lp_norm(w, geom, kind, prune=True, check_finite=False):
         _check_finite(w, "weight")
     if how == "zero":
         return 0.0, n_patterns
-    perm, merged, masks = plan
-    K = np.transpose(w.astype(np.float64, copy=False), perm)
-    return _merge_max(K, merged, masks, kind, geom.groups), n_patterns
+    C, J = w.shape[:2]
+    P = int(np.prod(geom.kernel_size))
+    if kind == "row":
+        value, _ = _rows_general_max(w.reshape(C, J, P), *plan)
+    else:
+        G = geom.groups
+        value, _ = _cols_general_max(w.reshape(G, C // G, J, P), *plan)
+    return float(value), n_patterns
 
 
 def conv_fro_norm(w, geom):

@@ -179,3 +179,29 @@ def test_large_layer_against_dense_once():
     l1, linf, _ = dense_norms(cfg)
     assert_rel(conv_norm(p=1, **cfg), l1)
     assert_rel(conv_norm(p=np.inf, **cfg), linf)
+
+
+@settings(max_examples=40)
+@given(layers())
+def test_general_kernel_equals_selection_kernel(cfg):
+    # the general (merged-tap) kernel must also be right on selection layers, and vice versa
+    from normgraph.norms._lp import (_cols_general_max, _group_tables, _rows_general_max,
+                                     _layer_plan)
+
+    w, g = normalize_conv_args(**cfg)
+    C, J = w.shape[:2]
+    P = int(np.prod(g.kernel_size))
+    for kind in ("row", "col"):
+        pats = [axis_patterns(g.input_shape[t], g.output_shape[t], g.kernel_size[t],
+                              g.stride[t], g.dilation[t], g.padding[t][0], g.padding_mode, kind)
+                for t in range(g.ndim)]
+        if any(len(p.matrices) == 0 for p in pats):
+            continue
+        tables = _group_tables(pats, g.kernel_size)
+        if kind == "row":
+            general, total = _rows_general_max(w.reshape(C, J, P), *tables)
+        else:
+            general, total = _cols_general_max(w.reshape(g.groups, C // g.groups, J, P), *tables)
+        assert_rel(general, conv_lp_norm(w, g, kind)[0], 1e-13)
+        assert_rel(total, np.abs(w).sum(), 1e-13)
+        assert _layer_plan.cache_info().currsize >= 1
