@@ -45,7 +45,7 @@ def project_l1_ball(v, radius=1.0):
     Examples
     --------
     >>> import numpy as np
-    >>> from normgraph.norms._decay import project_l1_ball
+    >>> from normgraph.norms import project_l1_ball
     >>> project_l1_ball(np.array([3.0, -1.0, 0.5]), 2.0)
     array([2., 0., 0.])
     >>> project_l1_ball(np.array([0.5, -0.5]), 2.0)
@@ -198,7 +198,7 @@ class NormDecay:
     Examples
     --------
     >>> import torch
-    >>> from normgraph.norms._decay import NormDecay
+    >>> from normgraph.norms import NormDecay
     >>> net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, padding=1), torch.nn.Flatten(),
     ...                           torch.nn.Linear(32, 3))
     >>> opt = torch.optim.SGD(net.parameters(), lr=0.1)
@@ -276,7 +276,7 @@ class NormDecay:
         Examples
         --------
         >>> import torch
-        >>> from normgraph.norms._decay import NormDecay
+        >>> from normgraph.norms import NormDecay
         >>> net = torch.nn.Conv1d(1, 1, 3)
         >>> d = NormDecay(net); d.remove(); len(net._forward_hooks)
         0
@@ -325,7 +325,7 @@ class NormDecay:
         Examples
         --------
         >>> import torch
-        >>> from normgraph.norms._decay import NormDecay
+        >>> from normgraph.norms import NormDecay
         >>> lin = torch.nn.Linear(2, 2, bias=False)
         >>> with torch.no_grad():
         ...     _ = lin.weight.copy_(torch.tensor([[1.0, -2.0], [0.5, 0.5]]))
@@ -369,7 +369,7 @@ class NormDecay:
         Examples
         --------
         >>> import torch
-        >>> from normgraph.norms._decay import NormDecay
+        >>> from normgraph.norms import NormDecay
         >>> lin = torch.nn.Linear(2, 2, bias=False)
         >>> with torch.no_grad():
         ...     _ = lin.weight.copy_(torch.tensor([[3.0, -1.0], [0.5, 0.5]]))
@@ -401,7 +401,7 @@ class NormDecay:
         Examples
         --------
         >>> import torch
-        >>> from normgraph.norms._decay import NormDecay
+        >>> from normgraph.norms import NormDecay
         >>> net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.BatchNorm1d(2))
         >>> with torch.no_grad():
         ...     _ = net[1].weight.fill_(10.0)

@@ -180,7 +180,7 @@ def power_iteration(op, adjoint, shape, n_iter=100, tol=1e-8, random_state=0):
     Examples
     --------
     >>> import numpy as np
-    >>> from normgraph.norms._l2 import power_iteration
+    >>> from normgraph.norms import power_iteration
     >>> A = np.diag([3.0, 1.0, 0.5])
     >>> s, v = power_iteration(lambda x: A @ x, lambda y: A.T @ y, (3,))
     >>> bool(abs(s - 3.0) < 1e-6 and s <= 3.0 + 1e-12)
@@ -292,7 +292,7 @@ def gram_bound(blocks, n_iter=6):
     Examples
     --------
     >>> import numpy as np
-    >>> from normgraph.norms._l2 import gram_bound
+    >>> from normgraph.norms import gram_bound
     >>> W = np.random.default_rng(0).standard_normal((4, 5, 3))
     >>> exact = np.linalg.svd(W, compute_uv=False).max()
     >>> b = gram_bound(W, n_iter=6)
@@ -407,7 +407,7 @@ def spatial_gram_bound(weight, n_iter=4, groups=1, *, budget=False):
     Examples
     --------
     >>> import numpy as np
-    >>> from normgraph.norms._l2 import spatial_gram_bound
+    >>> from normgraph.norms import spatial_gram_bound
     >>> k = np.zeros((1, 1, 3)); k[0, 0, 1] = 2.0     # 2 * identity
     >>> round(spatial_gram_bound(k), 12)
     2.0
@@ -673,7 +673,7 @@ def conv_singular_values(weight, input_shape, stride=1, padding="same", dilation
     Examples
     --------
     >>> import numpy as np
-    >>> from normgraph.norms._l2 import conv_singular_values
+    >>> from normgraph.norms import conv_singular_values
     >>> sv = conv_singular_values(np.array([[[1.0, 1.0, 1.0]]]), 4)
     >>> np.round(sv, 12).tolist()    # |1 + 2 cos(2 pi f / 4)|, f = 0..3
     [3.0, 1.0, 1.0, 1.0]

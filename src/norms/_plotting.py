@@ -30,7 +30,7 @@ def plot_norm_profile(table, ax=None, p=None):
     --------
     >>> import matplotlib
     >>> matplotlib.use("Agg")
-    >>> from normgraph.norms._plotting import plot_norm_profile
+    >>> from normgraph.norms import plot_norm_profile
     >>> rows = [dict(name="conv", p=1, value=3.0, lower=3.0, upper=3.0),
     ...         dict(name="conv", p=2, value=1.5, lower=1.2, upper=1.5),
     ...         dict(name="fc", p=1, value=2.0, lower=2.0, upper=2.0)]

@@ -98,7 +98,7 @@ def clip_singular_values(weight, input_shape, clip=1.0, n_rounds=1, *, dilation=
     Examples
     --------
     >>> import numpy as np
-    >>> from normgraph.norms._svc import clip_singular_values
+    >>> from normgraph.norms import clip_singular_values
     >>> w = np.zeros((1, 1, 3)); w[0, 0, 1] = 3.0          # 3 * identity
     >>> w2, norm = clip_singular_values(w, 8, clip=1.0, return_norm=True)
     >>> w2.round(12).tolist(), round(norm, 12)

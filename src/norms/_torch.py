@@ -183,7 +183,7 @@ def layer_norms(model, input_shape, p=(1, 2, np.inf), *, include=("conv", "linea
     Examples
     --------
     >>> import torch
-    >>> from normgraph.norms._torch import layer_norms
+    >>> from normgraph.norms import layer_norms
     >>> net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, padding=1), torch.nn.Flatten(),
     ...                           torch.nn.Linear(32, 3))
     >>> with torch.no_grad():
