@@ -341,3 +341,15 @@ def test_closed_form_is_exact_bad_inputs():
         closed_form_is_exact(5, 3)
     with pytest.raises(ValueError, match="padding_mode"):
         closed_form_is_exact(3, 5, padding_mode="mirror")
+
+
+def test_exact_fft_requested_for_non_circular_layer():
+    K = np.ones((2, 2, 3, 3))
+    with pytest.raises(ValueError, match="auto"):
+        conv_norm(K, 2, (8, 8), padding=1, l2_method="fft_svd")
+    with pytest.raises(ValueError, match="l2_method"):
+        conv_norm(K, 2, (8, 8), padding=1, l2_method="svd")
+    # the circular stride-1 layer is where it is exact
+    r = conv_norm(K, 2, (8, 8), padding=1, padding_mode="circular", l2_method="fft_svd",
+                  return_details=True)
+    assert r.exact and r.value == pytest.approx(18.0, rel=1e-12)  # all-ones: sigma = 2 * 9
