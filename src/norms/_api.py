@@ -92,7 +92,9 @@ def conv_norm(weight, p=np.inf, input_shape=None, stride=1, padding=0, dilation=
                                       padding_mode, transposed, output_padding,
                                       require_input_shape=l2_method != "spatial_gram")
         res = conv_l2(w, geom, method=l2_method, n_iter=n_iter, power_iter=power_iter)
-        return res if return_details else float(res.upper)
+        # ``value`` is the certified upper bound, or the exact norm; only l2_method="power"
+        # (a lower estimate, with upper = inf) reports its estimate instead
+        return res if return_details else float(res.value)
 
     w, geom = normalize_conv_args(weight, input_shape, stride, padding, dilation, groups,
                                   padding_mode, transposed, output_padding, allow_float32=True,
@@ -122,7 +124,8 @@ def linear_norm(weight, p=np.inf):
     weight : ndarray or torch.Tensor of shape (out_features, in_features)
     p : {1, 2, inf, "fro"} or {"1", "2", "inf"}, default=inf
         ``1``: largest absolute column sum; ``inf``: largest absolute row sum; ``2``: largest
-        singular value (LAPACK SVD); ``"fro"``: Frobenius norm.
+        singular value (top eigenvalue of the smaller Gram matrix, LAPACK); ``"fro"``:
+        Frobenius norm.
 
     Returns
     -------
@@ -146,7 +149,14 @@ def linear_norm(weight, p=np.inf):
     w = w.astype(np.float64, copy=False)
     if p == "fro":
         return float(np.sqrt(np.sum(w * w)))
-    return float(np.linalg.svd(w, compute_uv=False)[0])
+    # sigma_1^2 is the top eigenvalue of the smaller Gram matrix: one BLAS-3 product and a
+    # one-eigenvalue LAPACK call instead of a full SVD (minutes for a 4096 x 9216 layer)
+    from scipy.linalg import eigh
+
+    gram = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
+    n = gram.shape[0]
+    top = eigh(gram, eigvals_only=True, subset_by_index=[n - 1, n - 1])[0]
+    return float(np.sqrt(max(top, 0.0)))
 
 
 def bn_norm(weight, running_var=None, eps=1e-5):

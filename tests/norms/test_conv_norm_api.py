@@ -353,3 +353,12 @@ def test_exact_fft_requested_for_non_circular_layer():
     r = conv_norm(K, 2, (8, 8), padding=1, padding_mode="circular", l2_method="fft_svd",
                   return_details=True)
     assert r.exact and r.value == pytest.approx(18.0, rel=1e-12)  # all-ones: sigma = 2 * 9
+
+
+def test_p2_power_method_reports_its_estimate_not_infinity():
+    rng = np.random.default_rng(5)
+    w = rng.normal(size=(4, 3, 3, 3))
+    est = conv_norm(w, 2, (8, 8), padding=1, l2_method="power")
+    details = conv_norm(w, 2, (8, 8), padding=1, l2_method="power", return_details=True)
+    assert np.isfinite(est) and est == details.value == details.lower
+    assert est <= conv_norm(w, 2, (8, 8), padding=1) + 1e-9  # below the certified upper bound
