@@ -295,13 +295,13 @@ class MultiViewGraphClusterer(ClusterMixin, BaseEstimator):
                     raise ValueError(f"view {i}: all edge weights are zero")
                 W[i] = x
                 continue
+            z = standardize_edges(x, view=i)  # raises first if the view is constant
             if np.count_nonzero(x == 0) > _ZERO_EDGE_SHARE * x.size:
                 warnings.warn(
                     f"view {i}: {np.count_nonzero(x == 0)} of {x.size} edges have distance 0 "
                     "(duplicate samples?); the view separates few neighbours",
                     UserWarning, stacklevel=3,
                 )
-            z = standardize_edges(x, view=i)
             W[i] = gaussian_from_distance(z, view=i) if self.fusion == "similarity" else z
         return W
 
