@@ -33,17 +33,7 @@ ESTIMATORS = [
 ]
 
 
-def _expected_failed_checks(estimator):
-    expected = {
-        "check_array_api_input": (
-            "array-API input needs SCIPY_ARRAY_API=1 set before SciPy is imported; these "
-            "transformers take NumPy input only (their kernels are Numba)"
-        ),
-    }
-    return expected
-
-
-@parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)
+@parametrize_with_checks(ESTIMATORS)
 def test_sklearn_estimator_checks(estimator, check):
     with warnings.catch_warnings():
         # Tiny check data sets have constant or few-valued columns: warned about by design.
