@@ -8,7 +8,7 @@ from sklearn.utils import Bunch
 
 from .._utils.validation import check_data_home
 
-__all__ = ["MULTIVIEW_DATASETS", "load_multiview", "list_multiview"]
+__all__ = ["MULTIVIEW_DATASETS", "load_multiview", "load_multiview_mat", "list_multiview"]
 
 # Facts about each file: view names, number of clusters, and the metric the authors recommend
 # (cosine for text views, squared Euclidean for image/shape features).
@@ -101,8 +101,6 @@ def load_multiview(name, data_home=None):
     >>> len(data.views), data.views[0].shape, data.n_clusters
     (5, (210, 24), 7)
     """
-    from scipy.io import loadmat
-
     if name not in MULTIVIEW_DATASETS:
         raise ValueError(
             f"unknown multi-view data set {name!r}; choose one of {sorted(MULTIVIEW_DATASETS)}"
@@ -112,27 +110,84 @@ def load_multiview(name, data_home=None):
     if not path.is_file():
         raise FileNotFoundError(_missing_message(path, data_home))
 
+    data = load_multiview_mat(path)
+    info = MULTIVIEW_DATASETS[name]
+    if len(info["view_names"]) == len(data.views):  # else a differently prepared file
+        data.view_names = list(info["view_names"])
+    data.n_clusters = int(info["n_clusters"])
+    data.metric = info["metric"]
+    data.name = name
+    data.DESCR = info["descr"]
+    return data
+
+
+def load_multiview_mat(path):
+    """Read any multi-view MATLAB file laid out like the benchmarks (``fea`` and ``gt``).
+
+    ``fea`` is a 1 x V cell of n x d_v feature matrices (dense or sparse), ``gt`` the n labels
+    in any base. This is what :func:`load_multiview` reads; use it for your own files.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The ``.mat`` file (MATLAB v5, readable by :func:`scipy.io.loadmat`).
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        ``views`` (float64 ndarray or CSR matrix each), ``target`` (0-based int64),
+        ``view_names`` (``view0``, ...), ``n_clusters`` (number of distinct labels),
+        ``metric`` (``"cosine"`` if any view is sparse, as text views are, else
+        ``"sqeuclidean"``), ``name`` (the file's stem) and ``DESCR``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ValueError
+        If the file lacks ``fea`` or ``gt``, or their sizes disagree.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.io, tempfile, os
+    >>> from normgraph.datasets import load_multiview_mat
+    >>> fea = np.empty((1, 2), dtype=object)
+    >>> fea[0, 0], fea[0, 1] = np.ones((4, 3)), np.eye(4)
+    >>> path = os.path.join(tempfile.mkdtemp(), "toy.mat")
+    >>> scipy.io.savemat(path, {"fea": fea, "gt": np.array([[1], [1], [2], [2]])})
+    >>> data = load_multiview_mat(path)
+    >>> [X.shape for X in data.views], data.target.tolist(), data.n_clusters
+    ([(4, 3), (4, 4)], [0, 0, 1, 1], 2)
+    """
+    from pathlib import Path
+
+    from scipy.io import loadmat
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"multi-view data file not found: {path}")
     mat = loadmat(path)
     if "fea" not in mat or "gt" not in mat:
-        raise ValueError(f"{path} does not hold the variables 'fea' and 'gt'")
+        raise ValueError(f"{path} does not hold the variables 'fea' (views) and 'gt' (labels)")
     cells = mat["fea"].ravel()
     views = [_to_float_view(cells[i]) for i in range(cells.shape[0])]
     labels = np.asarray(mat["gt"]).ravel()
+    if any(X.shape[0] != labels.shape[0] for X in views):
+        raise ValueError(
+            f"{path}: views have {[X.shape[0] for X in views]} rows but 'gt' has "
+            f"{labels.shape[0]} labels"
+        )
     # Files differ in their label base (UCI_Digits is 0-based, the others 1-based): map the
     # sorted distinct labels to 0..c-1.
     _, target = np.unique(labels, return_inverse=True)
-    info = MULTIVIEW_DATASETS[name]
-    view_names = list(info["view_names"])
-    if len(view_names) != len(views):  # a differently prepared file: fall back to indices
-        view_names = [f"view{i}" for i in range(len(views))]
     return Bunch(
         views=views,
         target=target.astype(np.int64),
-        view_names=view_names,
-        n_clusters=int(info["n_clusters"]),
-        metric=info["metric"],
-        name=name,
-        DESCR=info["descr"],
+        view_names=[f"view{i}" for i in range(len(views))],
+        n_clusters=int(target.max()) + 1 if target.size else 0,
+        metric="cosine" if any(sp.issparse(X) for X in views) else "sqeuclidean",
+        name=path.stem,
+        DESCR=f"multi-view data read from {path.name}",
     )
 
 

@@ -23,37 +23,19 @@ def load_views(name_or_path, data_home=None):
     ``metric``, ``view_names`` and ``name``. A file's recommended metric is ``"cosine"``
     when any view is sparse (text-like) and ``"sqeuclidean"`` otherwise.
     """
-    import numpy as np
-
-    from ..datasets import MULTIVIEW_DATASETS, load_digits_multiview, load_multiview
+    from ..datasets import (MULTIVIEW_DATASETS, load_digits_multiview, load_multiview,
+                            load_multiview_mat)
 
     if name_or_path == "digits":
         return load_digits_multiview()
     if name_or_path in MULTIVIEW_DATASETS:
         return load_multiview(name_or_path, data_home=data_home)
-    path = Path(name_or_path)
-    if not path.is_file():
+    if not Path(name_or_path).is_file():
         raise FileNotFoundError(
             f"{name_or_path!r} is neither a data set name ({', '.join(MULTIVIEW_DATASETS)}, "
             "digits) nor an existing .mat file"
         )
-    import scipy.sparse as sp
-    from scipy.io import loadmat
-    from sklearn.utils import Bunch
-
-    from ..datasets._multiview import _to_float_view
-
-    mat = loadmat(path)
-    if "fea" not in mat or "gt" not in mat:
-        raise ValueError(f"{path} does not hold the variables 'fea' (views) and 'gt' (labels)")
-    cells = mat["fea"].ravel()
-    views = [_to_float_view(cells[i]) for i in range(cells.shape[0])]
-    _, target = np.unique(np.asarray(mat["gt"]).ravel(), return_inverse=True)
-    return Bunch(
-        views=views, target=target.astype(np.int64), n_clusters=int(target.max()) + 1,
-        metric="cosine" if any(sp.issparse(X) for X in views) else "sqeuclidean",
-        view_names=[f"view{i}" for i in range(len(views))], name=path.stem,
-    )
+    return load_multiview_mat(name_or_path)
 
 
 def _row(label, y, model, seconds):

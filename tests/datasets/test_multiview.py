@@ -83,3 +83,39 @@ def test_list_multiview_finds_all_six(data_home, tmp_path):
     assert set(found) == set(MULTIVIEW_DATASETS)
     assert all(path is not None for path in found.values())
     assert all(path is None for path in list_multiview(tmp_path).values())
+
+
+def _save_toy(path, n_rows=(4, 4), labels=(5, 5, 7, 7)):
+    from scipy.io import savemat
+
+    fea = np.empty((1, len(n_rows)), dtype=object)
+    for i, n in enumerate(n_rows):
+        fea[0, i] = sp.random(n, 6, density=0.5, random_state=i, format="csc") if i else \
+            np.arange(n * 3, dtype=np.uint8).reshape(n, 3)
+    savemat(path, {"fea": fea, "gt": np.asarray(labels).reshape(-1, 1)})
+
+
+def test_load_multiview_mat_reads_any_file_of_the_layout(tmp_path):
+    from normgraph.datasets import load_multiview_mat
+
+    _save_toy(tmp_path / "toy.mat")
+    data = load_multiview_mat(tmp_path / "toy.mat")
+    assert data.views[0].dtype == np.float64 and sp.issparse(data.views[1])
+    assert data.views[1].format == "csr"
+    assert data.target.tolist() == [0, 0, 1, 1] and data.n_clusters == 2
+    assert data.metric == "cosine" and data.name == "toy"
+
+
+def test_load_multiview_mat_rejects_bad_files(tmp_path):
+    from scipy.io import savemat
+
+    from normgraph.datasets import load_multiview_mat
+
+    with pytest.raises(FileNotFoundError):
+        load_multiview_mat(tmp_path / "missing.mat")
+    _save_toy(tmp_path / "short.mat", labels=(1, 2, 3))
+    with pytest.raises(ValueError, match="3 labels"):
+        load_multiview_mat(tmp_path / "short.mat")
+    savemat(tmp_path / "other.mat", {"X": np.ones((2, 2))})
+    with pytest.raises(ValueError, match="'fea'"):
+        load_multiview_mat(tmp_path / "other.mat")
