@@ -11,6 +11,11 @@ import scipy.sparse as sp
 from normgraph.graphs._sparsify import knn_sparsify
 from normgraph.graphs._spectral import spectral_clustering_njw, spectral_embedding_njw
 
+try:  # imported by asv as the package "benchmarks", or run as a script from benchmarks/
+    from benchmarks.common import bench_sizes
+except ImportError:  # pragma: no cover
+    from common import bench_sizes
+
 
 def planted_candidates(n, n_clusters, n_candidates, seed=0):
     """Unsymmetric sparse candidate graph: ``n_candidates`` weighted edges per node."""
@@ -48,7 +53,8 @@ def geometric_knn_graph(n, n_clusters, k, seed=0):
 class TimeSpectralVsNodes:
     """NJW spectral clustering (10 clusters) vs the number of nodes, per eigensolver."""
 
-    params = ([10_000, 100_000, 1_000_000], ["lobpcg", "arpack"], ["random", "geometric"])
+    params = (bench_sizes([10_000, 100_000, 1_000_000], 100_000), ["lobpcg", "arpack"],
+              ["random", "geometric"])
     param_names = ["n_nodes", "eigen_solver", "graph"]
     timeout = 600
 
@@ -75,7 +81,7 @@ class TimeSpectralVsNodes:
 class TimeKnnSparsify:
     """Top-k per row + symmetrisation vs the number of stored entries."""
 
-    params = ([10 ** 5, 10 ** 6, 10 ** 7], [10, 20])
+    params = (bench_sizes([10 ** 5, 10 ** 6, 10 ** 7], 10 ** 6), [10, 20])
     param_names = ["nnz", "n_neighbors"]
 
     def setup(self, nnz, k):

@@ -17,6 +17,11 @@ from normgraph.quant import (
     uniform_mse_quantizer,
 )
 
+try:  # imported by asv as the package "benchmarks", or run as a script from benchmarks/
+    from benchmarks.common import bench_sizes
+except ImportError:  # pragma: no cover
+    from common import bench_sizes
+
 
 def _normal(n, seed=0):
     return np.random.default_rng(seed).standard_normal(n)
@@ -25,7 +30,7 @@ def _normal(n, seed=0):
 class TimeOptimalKMeans1D:
     """Exact 1-D k-means: ours (dc, smawk) against the exact peers."""
 
-    params = ([10_000, 100_000, 1_000_000], [4, 16, 64], ["dc", "smawk"])
+    params = (bench_sizes([10_000, 100_000, 1_000_000], 100_000), [4, 16, 64], ["dc", "smawk"])
     param_names = ["n", "k", "method"]
     timeout = 300
 
@@ -43,7 +48,8 @@ class TimeOptimalKMeans1D:
 class TimeExactPeers:
     """kmeans1d and ckwrap (O(kN) / O(kN log N) exact peers) on the same data."""
 
-    params = ([10_000, 100_000, 1_000_000], [4, 16, 64], ["kmeans1d", "ckwrap"])
+    params = (bench_sizes([10_000, 100_000, 1_000_000], 100_000), [4, 16, 64],
+              ["kmeans1d", "ckwrap"])
     param_names = ["n", "k", "peer"]
     timeout = 300
 
@@ -85,7 +91,7 @@ class TimeQuadraticPeers:
 class TimeKBinsKMeans:
     """scikit-learn's KBinsDiscretizer(strategy="kmeans"): approximate, for reference."""
 
-    params = ([100_000, 1_000_000], [8, 16])
+    params = (bench_sizes([100_000, 1_000_000], 100_000), [8, 16])
     param_names = ["n", "k"]
     timeout = 300
 

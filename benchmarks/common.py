@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import time
 
-__all__ = ["best_time", "print_table"]
+__all__ = ["best_time", "print_table", "bench_sizes"]
+
+# `make bench` runs the quick grid; NORMGRAPH_BENCH_FULL=1 adds the largest sizes (minutes each).
+FULL = os.environ.get("NORMGRAPH_BENCH_FULL", "") not in ("", "0")
+
+
+def bench_sizes(sizes, quick_max):
+    """Return the asv parameter sizes to run: all of them in full mode, else those <= quick_max."""
+    return [n for n in sizes if FULL or n <= quick_max]
 
 
 def best_time(func, *, repeat=3, min_time=0.0):
