@@ -36,7 +36,7 @@ def random_view_graphs(n_views, n_edges, dtype=np.float64, seed=0):
     return W
 
 
-def time_per_iteration(W, n_iter):
+def measure_per_iteration(W, n_iter):
     """Median thread-CPU and wall time of one solver iteration over ``n_iter`` iterations."""
     _, _, _, _, info = consistent_graph_fusion(W, max_iter=n_iter, min_iter=n_iter, rel_tol=0.0)
     return (float(np.median(info["iteration_cpu_seconds"])),
@@ -61,13 +61,13 @@ def main(argv=None):
         times = []
         for m in sizes:
             W = random_view_graphs(n_views, m)
-            sec, wall, iters = time_per_iteration(W, args.n_iter)
+            sec, wall, iters = measure_per_iteration(W, args.n_iter)
             del W
             times.append(sec)
             rows.append((f"{m:.0e}", n_views, "float64", sec, sec / m * 1e9, wall, iters))
         slopes[n_views] = float(np.polyfit(np.log(sizes), np.log(times), 1)[0])
     W = random_view_graphs(3, sizes[-1], np.float32)
-    sec, wall, iters = time_per_iteration(W, args.n_iter)
+    sec, wall, iters = measure_per_iteration(W, args.n_iter)
     del W
     rows.append((f"{sizes[-1]:.0e}", 3, "float32", sec, sec / sizes[-1] * 1e9, wall, iters))
 
