@@ -21,6 +21,8 @@ KNN_METHODS = ("auto", "exact", "approximate")
 APPROXIMATE_THRESHOLD = 50_000
 # Rows of a dense precomputed matrix processed at once (bounds the temporary block).
 _BLOCK_BYTES = 64 * 2**20
+# Zero rows of a dense view that still get dense extra columns (beyond this, sparse columns).
+_MAX_DENSE_ZERO_ROWS = 64
 
 
 def _normalized_rows(X):
@@ -40,8 +42,9 @@ def _normalized_rows(X):
         extra = sp.csr_matrix(
             (np.ones(zero.size), (zero, np.arange(zero.size))), shape=(X.shape[0], zero.size)
         )
-        if sp.issparse(X):
-            X = sp.hstack([X, extra], format="csr")
+        if sp.issparse(X) or zero.size > _MAX_DENSE_ZERO_ROWS:
+            # many zero rows: a dense (n, n_zero) block would be quadratic, go sparse instead
+            X = sp.hstack([sp.csr_matrix(X), extra], format="csr")
         else:
             X = np.hstack([X, extra.toarray()])
     return X

@@ -164,3 +164,34 @@ def test_approximate_recovers_exact_on_clustered_data():
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         knn_union_edges([np.eye(5)], **kwargs)
+
+
+def test_many_zero_rows_in_a_dense_cosine_view_stay_linear_and_exact():
+    # With more zero rows than the dense-padding limit the normalised view goes sparse (no
+    # n x n_zero dense block); the neighbours must equal those of the sparse input.
+    import scipy.sparse as sp
+
+    from normgraph.graphs import knn_union_edges
+    from normgraph.graphs._knn import _MAX_DENSE_ZERO_ROWS, _normalized_rows
+
+    rng = np.random.default_rng(0)
+    n = 2 * _MAX_DENSE_ZERO_ROWS + 40
+    X = rng.random((n, 5))
+    X[rng.permutation(n)[: _MAX_DENSE_ZERO_ROWS + 10]] = 0.0
+    Xn = _normalized_rows(X)
+    assert sp.issparse(Xn) and Xn.shape[1] == 5 + _MAX_DENSE_ZERO_ROWS + 10
+    # every zero row sits at cosine 0 from all rows: orthogonal to every other row
+    G = (Xn @ Xn.T).toarray()
+    zero = np.flatnonzero(~X.any(axis=1))
+    np.testing.assert_allclose(np.diag(G), 1.0)
+    np.testing.assert_allclose(G[zero][:, np.setdiff1d(np.arange(n), zero)], 0.0)
+    np.testing.assert_allclose(G[np.ix_(zero, zero)], np.eye(zero.size))
+    # nonzero rows (no ties: positive features) get the same neighbours as the sparse input's
+    # (a zero row's neighbours are all tied, so their order is arbitrary)
+    dense_r, dense_c = knn_union_edges([X], 4, "cosine", knn="exact")
+    sparse_r, sparse_c = knn_union_edges([sp.csr_matrix(X)], 4, "cosine", knn="exact")
+    keep_d = ~np.isin(dense_r, zero)
+    keep_s = ~np.isin(sparse_r, zero)
+    np.testing.assert_array_equal(dense_r[keep_d], sparse_r[keep_s])
+    np.testing.assert_array_equal(dense_c[keep_d], sparse_c[keep_s])
+    assert not np.isin(dense_c[keep_d], zero).any()
