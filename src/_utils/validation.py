@@ -12,7 +12,18 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import check_array
 
-__all__ = ["check_views", "check_scalar_param", "check_data_home"]
+__all__ = [
+    "check_views",
+    "check_scalar_param",
+    "check_int",
+    "check_real",
+    "check_bool",
+    "check_choice",
+    "check_numeric_dtype",
+    "check_array_param",
+    "check_allocation",
+    "check_data_home",
+]
 
 _NUMERIC_KINDS = "biuf"
 
@@ -236,3 +247,382 @@ def check_data_home(data_home=None):
     if data_home is None:
         data_home = os.environ.get("NORMGRAPH_DATA") or Path("~") / "normgraph_data"
     return Path(data_home).expanduser()
+
+
+# --------------------------------------------------------------------------------------------
+# The vocabulary every public entry point uses: a wrong *type* is a TypeError, a bad *value* a
+# ValueError, and every message starts with the parameter's name.
+# --------------------------------------------------------------------------------------------
+
+
+def check_int(value, name, *, low=None, high=None):
+    """Check an integer parameter (Python or NumPy integer, not a bool) and its range.
+
+    Parameters
+    ----------
+    value : object
+        The value to check.
+    name : str
+        The parameter's name, used in error messages.
+    low, high : int or None, default=None
+        Inclusive bounds; ``None`` means unbounded.
+
+    Returns
+    -------
+    value : int
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not an integer (floats such as ``2.0`` and bools included).
+    ValueError
+        If it lies outside ``[low, high]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from normgraph._utils.validation import check_int
+    >>> check_int(np.int64(4), "n_levels", low=1)
+    4
+    >>> check_int(2.5, "n_levels", low=1)
+    Traceback (most recent call last):
+    ...
+    TypeError: n_levels must be an integer, got 2.5
+    """
+    return check_scalar_param(value, name, kind="int", low=low, high=high)
+
+
+def check_real(value, name, *, low=None, high=None, low_inclusive=True, high_inclusive=True):
+    """Check a finite real parameter (not a bool) and its range.
+
+    Parameters
+    ----------
+    value : object
+        The value to check.
+    name : str
+        The parameter's name, used in error messages.
+    low, high : float or None, default=None
+        Bounds; ``None`` means unbounded.
+    low_inclusive, high_inclusive : bool, default=True
+        Whether the bounds themselves are allowed.
+
+    Returns
+    -------
+    value : float
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a real number.
+    ValueError
+        If it is NaN, infinite or out of range.
+
+    Examples
+    --------
+    >>> from normgraph._utils.validation import check_real
+    >>> check_real(0.5, "tol", low=0, low_inclusive=False)
+    0.5
+    >>> check_real(float("nan"), "tol")
+    Traceback (most recent call last):
+    ...
+    ValueError: tol must be finite, got nan
+    """
+    return check_scalar_param(value, name, kind="real", low=low, high=high,
+                              low_inclusive=low_inclusive, high_inclusive=high_inclusive)
+
+
+def check_bool(value, name):
+    """Check a boolean flag (Python or NumPy bool; ``0``/``1`` and strings are refused).
+
+    Parameters
+    ----------
+    value : object
+        The value to check.
+    name : str
+        The parameter's name, used in error messages.
+
+    Returns
+    -------
+    value : bool
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a bool.
+
+    Examples
+    --------
+    >>> from normgraph._utils.validation import check_bool
+    >>> check_bool(True, "verbose")
+    True
+    >>> check_bool("yes", "verbose")
+    Traceback (most recent call last):
+    ...
+    TypeError: verbose must be True or False, got 'yes'
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_choice(value, name, choices):
+    """Check that a parameter is one of a fixed set of options.
+
+    Parameters
+    ----------
+    value : object
+        The value to check.
+    name : str
+        The parameter's name, used in error messages.
+    choices : sequence
+        The allowed options. When they are all strings, a non-string value is a type error.
+
+    Returns
+    -------
+    value : object
+        ``value`` itself.
+
+    Raises
+    ------
+    TypeError
+        If every option is a string and ``value`` is not.
+    ValueError
+        If ``value`` is not among ``choices``.
+
+    Examples
+    --------
+    >>> from normgraph._utils.validation import check_choice
+    >>> check_choice("dissimilarity", "fusion", ("similarity", "dissimilarity"))
+    'dissimilarity'
+    >>> check_choice("manhattan", "metric", ("sqeuclidean", "cosine"))
+    Traceback (most recent call last):
+    ...
+    ValueError: metric must be one of ('sqeuclidean', 'cosine'), got 'manhattan'
+    """
+    choices = tuple(choices)
+    if choices and all(isinstance(c, str) for c in choices) and not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, one of {choices}, got {value!r}")
+    try:
+        ok = value in choices
+    except TypeError:  # unhashable or incomparable
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
+def check_numeric_dtype(X, name):
+    """Raise ``TypeError`` unless ``X`` holds real numbers (bool, integer or float dtype).
+
+    Parameters
+    ----------
+    X : array-like or sparse matrix
+        The input (anything with a ``dtype``, or a nested sequence).
+    name : str
+        The parameter's name, used in error messages.
+
+    Returns
+    -------
+    dtype : numpy.dtype
+        The dtype of ``X`` (of ``np.asarray(X)`` when it has none).
+
+    Raises
+    ------
+    TypeError
+        For complex, object, string, datetime or void dtypes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from normgraph._utils.validation import check_numeric_dtype
+    >>> check_numeric_dtype(np.arange(3), "x")
+    dtype('int64')
+    >>> check_numeric_dtype(np.array([1j]), "x")
+    Traceback (most recent call last):
+    ...
+    TypeError: x must hold real numbers, got dtype complex128
+    """
+    dtype = getattr(X, "dtype", None)
+    if dtype is None:
+        try:
+            dtype = np.asarray(X).dtype
+        except (ValueError, TypeError) as exc:  # ragged nested sequences
+            raise TypeError(f"{name} could not be read as a numeric array: {exc}") from None
+    dtype = np.dtype(dtype)
+    if dtype.kind not in _NUMERIC_KINDS:
+        raise TypeError(f"{name} must hold real numbers, got dtype {dtype}")
+    return dtype
+
+
+def check_array_param(
+    X,
+    name,
+    *,
+    ndim=None,
+    dtype=np.float64,
+    accept_sparse=False,
+    ensure_finite=True,
+    ensure_nonnegative=False,
+    min_size=1,
+    allow_float32=False,
+):
+    """Validate a numeric array parameter: type, dimensions, size and finiteness.
+
+    Parameters
+    ----------
+    X : array-like or sparse matrix
+        The input.
+    name : str
+        The parameter's name, used in error messages.
+    ndim : int, tuple of int or None, default=None
+        Allowed numbers of dimensions (``None``: any).
+    dtype : numpy dtype or None, default=np.float64
+        Cast to this dtype (``None`` keeps the input's numeric dtype).
+    accept_sparse : bool, default=False
+        Accept any SciPy sparse format (COO, DOK, LIL, CSC, ...); it is returned as a canonical
+        CSR matrix (sorted indices, duplicates summed). Sparse input is 2-D by definition.
+    ensure_finite : bool, default=True
+        Reject NaN and infinite entries.
+    ensure_nonnegative : bool, default=False
+        Reject negative entries.
+    min_size : int, default=1
+        Minimum number of entries (stored entries are not counted for sparse input; its
+        shape is).
+    allow_float32 : bool, default=False
+        Keep float32 input as float32 instead of casting it to ``dtype``.
+
+    Returns
+    -------
+    X : ndarray or scipy.sparse.csr_matrix
+        C-contiguous for dense input.
+
+    Raises
+    ------
+    TypeError
+        If ``X`` is not numeric, or sparse when ``accept_sparse=False``.
+    ValueError
+        For a wrong number of dimensions, too few entries, NaN/inf or negative entries.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from normgraph._utils.validation import check_array_param
+    >>> check_array_param([1, 2, 3], "x", ndim=1)
+    array([1., 2., 3.])
+    >>> check_array_param(np.ones((2, 2, 2)), "rows", ndim=1)
+    Traceback (most recent call last):
+    ...
+    ValueError: rows must be 1-D, got a 3-D array of shape (2, 2, 2)
+    >>> check_array_param([1.0, float("nan")], "x")
+    Traceback (most recent call last):
+    ...
+    ValueError: x contains NaN or infinity (1 non-finite entries)
+    """
+    allowed = None if ndim is None else ((ndim,) if isinstance(ndim, int) else tuple(ndim))
+    if sp.issparse(X):
+        if not accept_sparse:
+            raise TypeError(f"{name} must be a dense array; got a sparse {X.format} matrix, "
+                            "densify it with .toarray()")
+        check_numeric_dtype(X, name)
+        if allowed is not None and 2 not in allowed:
+            raise ValueError(f"{name} must be {_ndim_words(allowed)}, got a sparse 2-D matrix")
+        target = X.dtype if dtype is None else dtype
+        if allow_float32 and X.dtype == np.float32:
+            target = np.float32
+        X = sp.csr_matrix(X, dtype=target)
+        X.sum_duplicates()
+        X.sort_indices()
+        data = X.data
+        shape_size = X.shape[0] * X.shape[1]
+    else:
+        if isinstance(X, (str, bytes)) or X is None:
+            raise TypeError(f"{name} must be an array of numbers, got {type(X).__name__}")
+        check_numeric_dtype(X, name)
+        arr = np.asarray(X)
+        if allowed is not None and arr.ndim not in allowed:
+            raise ValueError(f"{name} must be {_ndim_words(allowed)}, got a {arr.ndim}-D array "
+                             f"of shape {arr.shape}")
+        target = arr.dtype if dtype is None else dtype
+        if allow_float32 and arr.dtype == np.float32:
+            target = np.float32
+        if np.dtype(target).kind == "f" and arr.dtype.kind == "b":
+            arr = arr.astype(np.uint8)
+        X = np.ascontiguousarray(arr, dtype=target)
+        data = X
+        shape_size = X.size
+    if shape_size < min_size:
+        raise ValueError(f"{name} must have at least {min_size} entries, got shape {X.shape}")
+    if ensure_finite and data.dtype.kind == "f":
+        finite = np.isfinite(data)
+        if not finite.all():
+            bad = int(data.size - np.count_nonzero(finite))
+            raise ValueError(f"{name} contains NaN or infinity ({bad} non-finite entries)")
+    if ensure_nonnegative and data.size and data.min() < 0:
+        raise ValueError(f"{name} must not contain negative entries")
+    return X
+
+
+def _ndim_words(allowed):
+    return " or ".join(f"{d}-D" for d in allowed)
+
+
+def _memory_budget_bytes():
+    """Bytes one allocation may take: ``$NORMGRAPH_MAX_BYTES``, else the physical memory."""
+    import os
+
+    env = os.environ.get("NORMGRAPH_MAX_BYTES")
+    if env:
+        return float(env)
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return 64.0 * 2**30
+
+
+def check_allocation(n_items, name, *, itemsize=8, what="working arrays"):
+    """Refuse up front a size parameter whose arrays cannot fit in memory.
+
+    A size parameter that is legal in type and range (``n_levels=10**9`` on ten samples, a
+    10^9 input length) can still ask for more memory than the machine has; this says so,
+    naming the parameter, before anything is allocated, instead of a ``MemoryError`` deep in
+    a kernel.
+
+    Parameters
+    ----------
+    n_items : int or float
+        Number of array entries the request needs (their total over every array).
+    name : str
+        The parameter responsible, used in the error message.
+    itemsize : int, default=8
+        Bytes per entry.
+    what : str, default="working arrays"
+        What the memory is for, used in the error message.
+
+    Returns
+    -------
+    nbytes : float
+        The bytes that will be needed.
+
+    Raises
+    ------
+    ValueError
+        If the request exceeds the physical memory (or ``$NORMGRAPH_MAX_BYTES`` when set).
+
+    Examples
+    --------
+    >>> from normgraph._utils.validation import check_allocation
+    >>> check_allocation(1000, "n_levels")
+    8000.0
+    >>> check_allocation(10**18, "n_levels", what="the DP table")
+    Traceback (most recent call last):
+    ...
+    ValueError: n_levels asks for about 8e+06 TB for the DP table, more than this machine's memory ...
+    """
+    nbytes = float(n_items) * float(itemsize)
+    budget = _memory_budget_bytes()
+    if nbytes > budget:
+        raise ValueError(
+            f"{name} asks for about {nbytes / 1e12:.3g} TB for {what}, more than this machine's "
+            f"memory ({budget / 1e9:.3g} GB); reduce {name}"
+        )
+    return nbytes

@@ -123,3 +123,117 @@ def test_data_home_resolution(monkeypatch, tmp_path):
     assert check_data_home() == tmp_path
     monkeypatch.delenv("NORMGRAPH_DATA")
     assert str(check_data_home()).endswith("normgraph_data")
+
+
+# --- the shared vocabulary: TypeError for a wrong type, ValueError for a bad value ----------
+
+from normgraph._utils.numeric import power_of_two_scale, scaled_norm  # noqa: E402
+from normgraph._utils.validation import (  # noqa: E402
+    check_allocation,
+    check_array_param,
+    check_bool,
+    check_choice,
+    check_int,
+    check_numeric_dtype,
+    check_real,
+)
+
+
+@pytest.mark.parametrize("bad", [2.0, 2.5, "3", None, True, np.bool_(False), [1]])
+def test_check_int_rejects_non_integers_with_type_error(bad):
+    with pytest.raises(TypeError, match="^k must be an integer"):
+        check_int(bad, "k")
+
+
+@given(st.integers(-10**6, 10**6))
+def test_check_int_range(v):
+    if v >= 1:
+        assert check_int(np.int32(v) if abs(v) < 2**31 else v, "k", low=1) == v
+    else:
+        with pytest.raises(ValueError, match="^k must be >= 1"):
+            check_int(v, "k", low=1)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_check_real_rejects_non_finite(bad):
+    with pytest.raises(ValueError, match="^tol must be finite"):
+        check_real(bad, "tol")
+
+
+def test_check_real_bounds_and_types():
+    assert check_real(np.float32(0.5), "tol", low=0, low_inclusive=False) == 0.5
+    with pytest.raises(ValueError, match="tol must be > 0"):
+        check_real(0, "tol", low=0, low_inclusive=False)
+    with pytest.raises(TypeError, match="tol must be a real number"):
+        check_real("0.1", "tol")
+
+
+@pytest.mark.parametrize("bad", [0, 1, "True", None, 1.0])
+def test_check_bool(bad):
+    with pytest.raises(TypeError, match="^verbose must be True or False"):
+        check_bool(bad, "verbose")
+    assert check_bool(np.bool_(True), "verbose") is True
+
+
+def test_check_choice_type_and_value():
+    assert check_choice("a", "mode", ("a", "b")) == "a"
+    with pytest.raises(TypeError, match="^mode must be a string"):
+        check_choice(1, "mode", ("a", "b"))
+    with pytest.raises(ValueError, match="^mode must be one of"):
+        check_choice("c", "mode", ("a", "b"))
+    with pytest.raises(ValueError, match="^p must be one of"):
+        check_choice([1], "p", (1, 2))
+
+
+@pytest.mark.parametrize("bad", [np.array([1j]), np.array(["a"]), np.array([None], dtype=object),
+                                 np.array(["2020-01-01"], dtype="datetime64[D]")])
+def test_check_numeric_dtype(bad):
+    with pytest.raises(TypeError, match="^x must hold real numbers"):
+        check_numeric_dtype(bad, "x")
+
+
+def test_check_array_param_sparse_formats_become_canonical_csr():
+    dense = np.array([[0.0, 2.0], [3.0, 0.0]])
+    for fmt in ("coo", "dok", "lil", "csc", "bsr", "dia"):
+        out = check_array_param(sp.csr_matrix(dense).asformat(fmt), "G", accept_sparse=True)
+        assert out.format == "csr" and out.has_sorted_indices
+        np.testing.assert_array_equal(out.toarray(), dense)
+    with pytest.raises(TypeError, match="^G must be a dense array"):
+        check_array_param(sp.csr_matrix(dense), "G")
+
+
+def test_check_array_param_errors_name_the_parameter():
+    with pytest.raises(ValueError, match="^rows must be 1-D, got a 2-D"):
+        check_array_param(np.ones((2, 2)), "rows", ndim=1)
+    with pytest.raises(ValueError, match="^x contains NaN or infinity"):
+        check_array_param([np.inf], "x")
+    with pytest.raises(ValueError, match="^x must not contain negative"):
+        check_array_param([-1.0], "x", ensure_nonnegative=True)
+    with pytest.raises(ValueError, match="^x must have at least 1 entries"):
+        check_array_param([], "x")
+    with pytest.raises(TypeError, match="^x must be an array of numbers"):
+        check_array_param("abc", "x")
+    assert check_array_param(np.ones(2, np.float32), "x", allow_float32=True).dtype == np.float32
+
+
+def test_check_allocation_names_parameter():
+    assert check_allocation(10, "n_grid") == 80.0
+    with pytest.raises(ValueError, match="^n_grid asks for about"):
+        check_allocation(1e20, "n_grid")
+
+
+@given(st.floats(1e-300, 1e300))
+def test_power_of_two_scale_is_exact_power_of_two_near_value(v):
+    s = power_of_two_scale(v)
+    m, _ = np.frexp(s)
+    assert m == 0.5 and 0.5 <= v / s <= 2.0
+
+
+@given(st.lists(st.floats(-1.0, 1.0, allow_nan=False), min_size=1, max_size=20),
+       st.sampled_from([1e-300, 1e-150, 1.0, 1e150, 1e300]))
+def test_scaled_norm_is_scale_equivariant(x, scale):
+    import math
+
+    y = np.array(x) * scale
+    # math.hypot scales internally (an independent overflow/underflow-safe reference)
+    np.testing.assert_allclose(scaled_norm(y), math.hypot(*y), rtol=1e-12, atol=0)
