@@ -16,7 +16,8 @@ function. Data flows one way through these modules, each linear in the number of
 4. ``_sparsify``: :func:`knn_sparsify`, top-k per row then ``(G + G^T) / 2``.
 5. ``_spectral``: :func:`spectral_clustering_njw` / :func:`spectral_embedding_njw`,
    Ng-Jordan-Weiss spectral clustering with sparse eigensolvers (ARPACK, LOBPCG + AMG).
-6. ``_clusterer``: :class:`MultiViewGraphClusterer`, stages 1-5 as a scikit-learn estimator.
+6. ``_clusterer``: :func:`multiview_graph_clustering`, stages 1-5 as one function, and
+   :class:`MultiViewGraphClusterer`, the scikit-learn estimator that calls it.
 
 Alongside: :mod:`normgraph.graphs.metrics` (clustering accuracy, NMI, ARI, purity, pairwise
 F-score, :func:`~normgraph.graphs.metrics.clustering_report`), the plot helpers of
@@ -25,7 +26,7 @@ cluster`` command of ``_cli``.
 """
 
 from . import metrics
-from ._clusterer import MultiViewGraphClusterer
+from ._clusterer import MultiViewGraphClusterer, multiview_graph_clustering
 from ._edges import gaussian_from_distance, standardize_edges, view_edge_weights
 from ._fusion import consistent_graph_fusion, fusion_objective
 from ._knn import knn_union_edges
@@ -43,6 +44,7 @@ from .metrics import (
 
 __all__ = [
     "MultiViewGraphClusterer",
+    "multiview_graph_clustering",
     "knn_union_edges",
     "view_edge_weights",
     "standardize_edges",

@@ -7,17 +7,17 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClusterMixin
-from sklearn.utils import check_random_state
+from sklearn.utils import Bunch, check_random_state
 
 from .._utils.progress import progress
-from .._utils.validation import check_scalar_param, check_views
+from .._utils.validation import check_bool, check_choice, check_int, check_real, check_views
 from ._edges import METRICS, gaussian_from_distance, standardize_edges, view_edge_weights
 from ._fusion import _check_view_weights, consistent_graph_fusion
 from ._knn import KNN_METHODS, knn_union_edges
 from ._sparsify import knn_sparsify
 from ._spectral import spectral_clustering_njw
 
-__all__ = ["MultiViewGraphClusterer"]
+__all__ = ["MultiViewGraphClusterer", "multiview_graph_clustering"]
 
 _FUSIONS = ("similarity", "dissimilarity")
 _SQUARE_METRICS = ("precomputed", "precomputed_graph")
@@ -25,17 +25,246 @@ _SQUARE_METRICS = ("precomputed", "precomputed_graph")
 _ZERO_EDGE_SHARE = 0.5
 
 
-def _check_choice(value, name, choices):
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
-    return value
-
-
 def _edges_to_csr(values, rows, cols, n):
     """CSR matrix with ``values`` on the row-major sorted, unique edge list (no copy of order)."""
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
     return sp.csr_matrix((values, cols.copy(), indptr), shape=(n, n))
+
+
+_EIGEN_SOLVERS = ("auto", "arpack", "lobpcg", "dense")
+_ASSIGN_LABELS = ("kmeans", "discretize")
+
+
+def _check_pipeline_params(p):
+    """Check the scalar and choice parameters of the pipeline; return the solver dtype."""
+    check_choice(p["fusion"], "fusion", _FUSIONS)
+    check_choice(p["knn"], "knn", KNN_METHODS)
+    check_choice(p["eigen_solver"], "eigen_solver", _EIGEN_SOLVERS)
+    check_choice(p["assign_labels"], "assign_labels", _ASSIGN_LABELS)
+    check_int(p["n_clusters"], "n_clusters", low=1)
+    check_int(p["n_neighbors"], "n_neighbors", low=1)
+    check_real(p["beta"], "beta", low=0)
+    check_real(p["gamma"], "gamma", low=0)
+    check_int(p["max_iter"], "max_iter", low=1)
+    check_int(p["dca_iter"], "dca_iter", low=1)
+    check_real(p["rel_tol"], "rel_tol", low=0)
+    check_int(p["min_iter"], "min_iter", low=1)
+    check_real(p["qp_tol"], "qp_tol", low=0, low_inclusive=False)
+    check_bool(p["final_knn"], "final_knn")
+    check_bool(p["parity_mode"], "parity_mode")
+    check_bool(p["verbose"], "verbose")
+    if p["n_init"] is not None:
+        check_int(p["n_init"], "n_init", low=1)
+    try:
+        dtype = np.dtype(p["dtype"])
+    except TypeError as exc:
+        raise TypeError(f"dtype must be numpy.float32 or numpy.float64, got {p['dtype']!r}") from exc
+    if dtype not in (np.float32, np.float64):
+        raise ValueError(f"dtype must be numpy.float32 or numpy.float64, got {dtype}")
+    return dtype
+
+
+def _check_metrics(metric, fusion, n_views):
+    """One metric per view (a single string applies to all), each a known one."""
+    metrics = [metric] * n_views if isinstance(metric, str) else metric
+    if not isinstance(metrics, (list, tuple)):
+        raise TypeError(f"metric must be a string or a list of strings, got {metric!r}")
+    metrics = list(metrics)
+    if len(metrics) != n_views:
+        raise ValueError(f"metric lists {len(metrics)} metrics for {n_views} views")
+    for i, met in enumerate(metrics):
+        check_choice(met, f"metric[{i}]" if not isinstance(metric, str) else "metric", METRICS)
+        if met == "precomputed_graph" and fusion == "dissimilarity":
+            raise ValueError(
+                f"view {i}: metric='precomputed_graph' gives affinities, which "
+                "fusion='dissimilarity' cannot fuse; use fusion='similarity', or pass "
+                "dissimilarities with metric='precomputed'"
+            )
+    return metrics
+
+
+def _validate_inputs(views, p):
+    """Validate views and parameters once; return (views, metrics, dtype)."""
+    views = check_views(views, accept_sparse=True, dtype=np.float64)
+    n = views[0].shape[0]
+    dtype = _check_pipeline_params(p)
+    k = p["n_neighbors"]
+    if n <= k:
+        raise ValueError(
+            f"n_samples = {n} must be greater than n_neighbors = {k}; lower n_neighbors"
+        )
+    metrics = _check_metrics(p["metric"], p["fusion"], len(views))
+    for i, (X, met) in enumerate(zip(views, metrics)):
+        if met in _SQUARE_METRICS:
+            if X.shape != (n, n):
+                raise ValueError(
+                    f"view {i}: metric={met!r} needs a square (n_samples, n_samples) = "
+                    f"({n}, {n}) matrix, got shape {X.shape}"
+                )
+            data = X.data if sp.issparse(X) else X
+            if data.size and data.min() < 0:
+                raise ValueError(
+                    f"view {i}: a precomputed {'graph' if met == 'precomputed_graph' else 'distance'} "
+                    "must be nonnegative"
+                )
+    if p["n_clusters"] > n:
+        raise ValueError(f"n_clusters = {p['n_clusters']} must be <= n_samples = {n}")
+    return views, metrics, dtype
+
+
+def _view_weights_on_edges(views, metrics, rows, cols, fusion, dtype):
+    """The (V, m) weight array W: per-view distances standardised (and Gaussian for SGF)."""
+    W = np.empty((len(views), rows.shape[0]), dtype=dtype)
+    for i, (X, met) in enumerate(zip(views, metrics)):
+        x = view_edge_weights(X, rows, cols, met)
+        if met == "precomputed_graph":
+            if not np.any(x > 0):
+                raise ValueError(f"view {i}: all edge weights are zero")
+            W[i] = x
+            continue
+        z = standardize_edges(x, view=i)  # raises first if the view is constant
+        if np.count_nonzero(x == 0) > _ZERO_EDGE_SHARE * x.size:
+            warnings.warn(
+                f"view {i}: {np.count_nonzero(x == 0)} of {x.size} edges have distance 0 "
+                "(duplicate samples?); the view separates few neighbours",
+                UserWarning, stacklevel=4,
+            )
+        W[i] = gaussian_from_distance(z, view=i) if fusion == "similarity" else z
+    return W
+
+
+def multiview_graph_clustering(views, n_clusters, *, fusion="similarity", n_neighbors=20,
+                               metric="sqeuclidean", view_weights=None, beta=1.0, gamma=100.0,
+                               max_iter=100, dca_iter=3, rel_tol=0.05, min_iter=5, qp_tol=1e-8,
+                               final_knn=True, knn="auto", eigen_solver="auto",
+                               assign_labels="kmeans", n_init=None, parity_mode=False,
+                               dtype=np.float64, random_state=None, verbose=False):
+    """Multi-view clustering by graph learning with consistency and inconsistency (SGF / DGF).
+
+    The function behind :class:`MultiViewGraphClusterer` (as scikit-learn's
+    ``spectral_clustering`` is behind ``SpectralClustering``): union kNN edge set, per-view
+    weights on every edge, the consistent graph fusion solver, top-k sparsification and
+    Ng-Jordan-Weiss spectral clustering. Linear in the number of edges.
+
+    Parameters
+    ----------
+    views : list of array-like or sparse matrix
+        One (n_samples, n_features_v) feature matrix per view, or (n_samples, n_samples)
+        matrices for the precomputed metrics (any SciPy sparse format). A single view works
+        (with a warning): the unified graph is then that view's graph.
+    n_clusters : int
+        Number of clusters, ``1 <= n_clusters <= n_samples`` (one cluster gives all labels 0).
+    fusion, n_neighbors, metric, view_weights, beta, gamma, max_iter, dca_iter, rel_tol, \
+min_iter, qp_tol, final_knn, knn, eigen_solver, assign_labels, n_init, parity_mode, dtype, \
+random_state, verbose
+        As in :class:`MultiViewGraphClusterer` (same names, same defaults).
+
+    Returns
+    -------
+    result : sklearn.utils.Bunch
+        Dictionary-like, with attribute access:
+
+        - ``labels`` : ndarray of shape (n_samples,), labels in ``0 .. n_clusters - 1``;
+        - ``graph`` : CSR (n_samples, n_samples), the learned symmetric affinity;
+        - ``unified_graph`` : CSR (n_samples, n_samples), the unified graph S on the edges;
+        - ``edges`` : ndarray of shape (n_edges, 2), the common edge set, row-major sorted;
+        - ``view_graphs`` : ndarray (n_views, n_edges), the per-view weights W;
+        - ``consistent``, ``inconsistent`` : ndarray (n_views, n_edges), A and E (scaled);
+        - ``view_scales`` : ndarray (n_views,), the solver's per-view scales;
+        - ``view_coef`` : ndarray (n_views,), the learned coefficients alpha (simplex);
+        - ``view_weights`` : ndarray (n_views,), the user weights w used;
+        - ``objective`` : list of float; ``n_iter``, ``n_qp_calls`` : int; ``converged`` : bool;
+        - ``embedding`` : ndarray (n_samples, n_clusters), the row-normalised spectral embedding;
+        - ``metrics`` : list of str, the metric of each view;
+        - ``n_features_per_view`` : tuple of int.
+
+    Raises
+    ------
+    TypeError
+        For a wrong type of ``views`` or of a parameter (named in the message).
+    ValueError
+        For bad values: views of different lengths, NaN/inf, unknown metric, ``n_samples <=
+        n_neighbors``, ``n_clusters > n_samples``, constant views, ...
+
+    See Also
+    --------
+    MultiViewGraphClusterer : the same as a scikit-learn estimator.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from normgraph.graphs import multiview_graph_clustering
+    >>> rng = np.random.default_rng(0)
+    >>> centers = rng.normal(0, 10, size=(3, 5))
+    >>> y = np.repeat([0, 1, 2], 40)
+    >>> views = [centers[y] + rng.normal(size=(120, 5)) for _ in range(3)]
+    >>> result = multiview_graph_clustering(views, 3, n_neighbors=10, random_state=0)
+    >>> from normgraph.graphs.metrics import adjusted_rand
+    >>> adjusted_rand(y, result.labels), result.view_coef.round(1), result.graph.shape
+    (1.0, array([0.3, 0.3, 0.3]), (120, 120))
+    """
+    p = dict(n_clusters=n_clusters, fusion=fusion, n_neighbors=n_neighbors, metric=metric,
+             beta=beta, gamma=gamma, max_iter=max_iter, dca_iter=dca_iter, rel_tol=rel_tol,
+             min_iter=min_iter, qp_tol=qp_tol, final_knn=final_knn, knn=knn,
+             eigen_solver=eigen_solver, assign_labels=assign_labels, n_init=n_init,
+             parity_mode=parity_mode, dtype=dtype, verbose=verbose)
+    views, metrics, dtype = _validate_inputs(views, p)
+    n_views = len(views)
+    n = views[0].shape[0]
+    w = _check_view_weights(view_weights, n_views)
+    if n_views == 1:
+        warnings.warn(
+            "a single view was given: there is nothing to fuse, the unified graph is that "
+            "view's kNN graph (pass a list of several views for multi-view learning)",
+            UserWarning, stacklevel=2,
+        )
+    rng = check_random_state(random_state)
+    k = int(n_neighbors)
+
+    stages = progress(total=4, verbose=verbose, desc="MultiViewGraphClusterer")
+    stages.set_postfix(stage="kNN")
+    # The raw random_state: None lets approximate neighbours run on every core.
+    rows, cols = knn_union_edges(views, k, metrics, knn=knn, random_state=random_state,
+                                 verbose=verbose)
+    stages.update(1)
+    stages.set_postfix(stage="edge weights")
+    W = _view_weights_on_edges(views, metrics, rows, cols, fusion, dtype)
+    stages.update(1)
+    stages.set_postfix(stage="fusion")
+    S, alpha, A, E, info = consistent_graph_fusion(
+        W, beta=beta, gamma=gamma, view_weights=w, max_iter=max_iter, dca_iter=dca_iter,
+        rel_tol=rel_tol, min_iter=min_iter, qp_tol=qp_tol, parity_mode=parity_mode,
+        verbose=verbose,
+    )
+    if fusion == "dissimilarity":
+        # S is a fused distance: Gaussian similarity with sigma^2 = mean(S) (spec 4.7).
+        scale = float(np.mean(S, dtype=np.float64))
+        if not scale > 0:
+            raise ValueError("the fused dissimilarity is zero on every edge")
+        S = np.exp(-S / (2.0 * scale)).astype(dtype, copy=False)
+    stages.update(1)
+    stages.set_postfix(stage="spectral")
+    unified = _edges_to_csr(S, rows, cols, n)
+    if final_knn:
+        graph = knn_sparsify(unified, k)
+    else:
+        graph = sp.csr_matrix((unified + unified.T) * 0.5)
+    labels, embedding = spectral_clustering_njw(
+        graph, n_clusters, eigen_solver=eigen_solver, assign_labels=assign_labels,
+        n_init=n_init, random_state=rng, verbose=verbose,
+    )
+    stages.update(1)
+    stages.close()
+    return Bunch(
+        labels=labels, graph=graph, unified_graph=unified, edges=np.column_stack([rows, cols]),
+        view_graphs=W, consistent=A, inconsistent=E,
+        view_scales=np.asarray(info["view_scales"]), view_coef=alpha, view_weights=w,
+        objective=list(info["objective"]), n_iter=int(info["n_iter"]),
+        n_qp_calls=int(info["n_qp_calls"]), converged=bool(info["converged"]),
+        embedding=embedding, metrics=metrics,
+        n_features_per_view=tuple(int(X.shape[1]) for X in views),
+    )
 
 
 class MultiViewGraphClusterer(ClusterMixin, BaseEstimator):
@@ -55,7 +284,7 @@ class MultiViewGraphClusterer(ClusterMixin, BaseEstimator):
     Parameters
     ----------
     n_clusters : int, default=8
-        Number of clusters, ``2 <= n_clusters <= n_samples``.
+        Number of clusters, ``1 <= n_clusters <= n_samples`` (one cluster: all labels 0).
     fusion : {"similarity", "dissimilarity"}, default="similarity"
         ``"similarity"`` (SGF) fuses Gaussian similarities of the standardised distances;
         ``"dissimilarity"`` (DGF) fuses the standardised distances themselves and turns the
@@ -211,102 +440,18 @@ class MultiViewGraphClusterer(ClusterMixin, BaseEstimator):
         self.verbose = verbose
 
     # ----------------------------------------------------------------------------------------
-    # validation
+    # fitting
     # ----------------------------------------------------------------------------------------
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
         return tags
 
-    def _check_params(self):
-        _check_choice(self.fusion, "fusion", _FUSIONS)
-        _check_choice(self.knn, "knn", KNN_METHODS)
-        _check_choice(self.eigen_solver, "eigen_solver", ("auto", "arpack", "lobpcg", "dense"))
-        _check_choice(self.assign_labels, "assign_labels", ("kmeans", "discretize"))
-        check_scalar_param(self.n_clusters, "n_clusters", kind="int", low=2)
-        check_scalar_param(self.beta, "beta", low=0)
-        check_scalar_param(self.gamma, "gamma", low=0)
-        check_scalar_param(self.max_iter, "max_iter", kind="int", low=1)
-        check_scalar_param(self.dca_iter, "dca_iter", kind="int", low=1)
-        check_scalar_param(self.rel_tol, "rel_tol", low=0)
-        check_scalar_param(self.min_iter, "min_iter", kind="int", low=1)
-        check_scalar_param(self.qp_tol, "qp_tol", low=0, low_inclusive=False)
-        if self.n_init is not None:
-            check_scalar_param(self.n_init, "n_init", kind="int", low=1)
-        dtype = np.dtype(self.dtype)
-        if dtype not in (np.float32, np.float64):
-            raise ValueError(f"dtype must be numpy.float32 or numpy.float64, got {dtype}")
-        return dtype
-
-    def _check_metrics(self, n_views):
-        metrics = [self.metric] * n_views if isinstance(self.metric, str) else self.metric
-        if not isinstance(metrics, (list, tuple)):
-            raise ValueError(f"metric must be a string or a list of strings, got {self.metric!r}")
-        metrics = list(metrics)
-        if len(metrics) != n_views:
-            raise ValueError(f"metric lists {len(metrics)} metrics for {n_views} views")
-        for i, met in enumerate(metrics):
-            if met not in METRICS:
-                raise ValueError(f"view {i}: unknown metric {met!r}; choose one of {METRICS}")
-            if met == "precomputed_graph" and self.fusion == "dissimilarity":
-                raise ValueError(
-                    f"view {i}: metric='precomputed_graph' gives affinities, which "
-                    "fusion='dissimilarity' cannot fuse; use fusion='similarity', or pass "
-                    "dissimilarities with metric='precomputed'"
-                )
-        return metrics
-
-    def _validate_views(self, views):
-        views = check_views(views, accept_sparse=True, dtype=np.float64)
-        n = views[0].shape[0]
-        k = check_scalar_param(self.n_neighbors, "n_neighbors", kind="int", low=1)
-        if n <= k:
-            raise ValueError(
-                f"n_samples = {n} must be greater than n_neighbors = {k}; lower n_neighbors"
-            )
-        dtype = self._check_params()
-        metrics = self._check_metrics(len(views))
-        for i, (X, met) in enumerate(zip(views, metrics)):
-            if met in _SQUARE_METRICS:
-                if X.shape != (n, n):
-                    raise ValueError(
-                        f"view {i}: metric={met!r} needs a square (n_samples, n_samples) = "
-                        f"({n}, {n}) matrix, got shape {X.shape}"
-                    )
-                data = X.data if sp.issparse(X) else X
-                if data.size and data.min() < 0:
-                    raise ValueError(
-                        f"view {i}: a precomputed {'graph' if met == 'precomputed_graph' else 'distance'} "
-                        "must be nonnegative"
-                    )
-        if self.n_clusters > n:
-            raise ValueError(f"n_clusters = {self.n_clusters} must be <= n_samples = {n}")
-        return views, metrics, dtype
-
-    # ----------------------------------------------------------------------------------------
-    # pipeline
-    # ----------------------------------------------------------------------------------------
-    def _view_weights_on_edges(self, views, metrics, rows, cols, dtype):
-        W = np.empty((len(views), rows.shape[0]), dtype=dtype)
-        for i, (X, met) in enumerate(zip(views, metrics)):
-            x = view_edge_weights(X, rows, cols, met)
-            if met == "precomputed_graph":
-                if not np.any(x > 0):
-                    raise ValueError(f"view {i}: all edge weights are zero")
-                W[i] = x
-                continue
-            z = standardize_edges(x, view=i)  # raises first if the view is constant
-            if np.count_nonzero(x == 0) > _ZERO_EDGE_SHARE * x.size:
-                warnings.warn(
-                    f"view {i}: {np.count_nonzero(x == 0)} of {x.size} edges have distance 0 "
-                    "(duplicate samples?); the view separates few neighbours",
-                    UserWarning, stacklevel=3,
-                )
-            W[i] = gaussian_from_distance(z, view=i) if self.fusion == "similarity" else z
-        return W
-
     def fit(self, views, y=None):
         """Learn the unified graph of the views and cluster it.
+
+        Calls :func:`multiview_graph_clustering` with the estimator's parameters and stores
+        its results as fitted attributes.
 
         Parameters
         ----------
@@ -333,74 +478,26 @@ class MultiViewGraphClusterer(ClusterMixin, BaseEstimator):
         >>> model.graph_.shape, int(model.labels_.max())
         ((40, 40), 1)
         """
-        views, metrics, dtype = self._validate_views(views)
-        n_views = len(views)
-        n = views[0].shape[0]
-        w = _check_view_weights(self.view_weights, n_views)
-        if n_views == 1:
-            warnings.warn(
-                "a single view was given: there is nothing to fuse, the unified graph is that "
-                "view's kNN graph (pass a list of several views for multi-view learning)",
-                UserWarning, stacklevel=2,
-            )
-        rng = check_random_state(self.random_state)
-        k = self.n_neighbors
-
-        stages = progress(total=4, verbose=self.verbose, desc="MultiViewGraphClusterer")
-        stages.set_postfix(stage="kNN")
-        # The raw random_state: None lets approximate neighbours run on every core.
-        rows, cols = knn_union_edges(views, k, metrics, knn=self.knn,
-                                     random_state=self.random_state, verbose=self.verbose)
-        stages.update(1)
-        stages.set_postfix(stage="edge weights")
-        W = self._view_weights_on_edges(views, metrics, rows, cols, dtype)
-        stages.update(1)
-        stages.set_postfix(stage="fusion")
-        S, alpha, A, E, info = consistent_graph_fusion(
-            W, beta=self.beta, gamma=self.gamma, view_weights=w, max_iter=self.max_iter,
-            dca_iter=self.dca_iter, rel_tol=self.rel_tol, min_iter=self.min_iter,
-            qp_tol=self.qp_tol, parity_mode=self.parity_mode, verbose=self.verbose,
-        )
-        if self.fusion == "dissimilarity":
-            # S is a fused distance: Gaussian similarity with sigma^2 = mean(S) (spec 4.7).
-            scale = float(np.mean(S, dtype=np.float64))
-            if not scale > 0:
-                raise ValueError("the fused dissimilarity is zero on every edge")
-            S = np.exp(-S / (2.0 * scale)).astype(dtype, copy=False)
-        stages.update(1)
-        stages.set_postfix(stage="spectral")
-        unified = _edges_to_csr(S, rows, cols, n)
-        if self.final_knn:
-            graph = knn_sparsify(unified, k)
-        else:
-            graph = sp.csr_matrix((unified + unified.T) * 0.5)
-        labels, embedding = spectral_clustering_njw(
-            graph, self.n_clusters, eigen_solver=self.eigen_solver,
-            assign_labels=self.assign_labels, n_init=self.n_init, random_state=rng,
-            verbose=self.verbose,
-        )
-        stages.update(1)
-        stages.close()
-
-        self.labels_ = labels
-        self.graph_ = graph
-        self.unified_graph_ = unified
-        self.edges_ = np.column_stack([rows, cols])
-        self.view_graphs_ = W
-        self.consistent_ = A
-        self.inconsistent_ = E
-        self.view_scales_ = np.asarray(info["view_scales"])
-        self.view_coef_ = alpha
-        self.view_weights_ = w
-        self.objective_ = list(info["objective"])
-        self.n_iter_ = int(info["n_iter"])
-        self.n_qp_calls_ = int(info["n_qp_calls"])
-        self.converged_ = bool(info["converged"])
-        self.embedding_ = embedding
-        self.n_views_ = n_views
-        self.n_features_per_view_ = tuple(int(X.shape[1]) for X in views)
-        if n_views == 1 and metrics[0] not in _SQUARE_METRICS:
-            self.n_features_in_ = int(views[0].shape[1])
+        r = multiview_graph_clustering(views, **self.get_params(deep=False))
+        self.labels_ = r.labels
+        self.graph_ = r.graph
+        self.unified_graph_ = r.unified_graph
+        self.edges_ = r.edges
+        self.view_graphs_ = r.view_graphs
+        self.consistent_ = r.consistent
+        self.inconsistent_ = r.inconsistent
+        self.view_scales_ = r.view_scales
+        self.view_coef_ = r.view_coef
+        self.view_weights_ = r.view_weights
+        self.objective_ = r.objective
+        self.n_iter_ = r.n_iter
+        self.n_qp_calls_ = r.n_qp_calls
+        self.converged_ = r.converged
+        self.embedding_ = r.embedding
+        self.n_views_ = len(r.metrics)
+        self.n_features_per_view_ = r.n_features_per_view
+        if self.n_views_ == 1 and r.metrics[0] not in _SQUARE_METRICS:
+            self.n_features_in_ = int(r.n_features_per_view[0])
         elif hasattr(self, "n_features_in_"):
             del self.n_features_in_
         return self

@@ -12,7 +12,8 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit
 
-from normgraph._utils.validation import check_scalar_param
+from normgraph._utils.numeric import max_abs, power_of_two_scale
+from normgraph._utils.validation import check_array_param, check_int
 
 __all__ = ["knn_sparsify"]
 
@@ -84,24 +85,19 @@ def _topk_mask(indptr, indices, data, k):
 
 
 def _check_affinity(G, name="G"):
-    """Validate a square, finite, nonnegative matrix; return canonical float CSR and its dtype."""
-    if not sp.issparse(G):
-        arr = np.asarray(G)
-        if arr.dtype.kind not in "biuf":
-            raise TypeError(f"{name} must be a real-valued matrix, got dtype {arr.dtype}")
-        G = arr
-    if G.ndim != 2 or G.shape[0] != G.shape[1]:
+    """Validate a square, finite, nonnegative matrix (dense or any SciPy sparse format).
+
+    Returns a private canonical float64 CSR copy and the dtype of the result (float32 input
+    stays float32, anything else becomes float64).
+    """
+    in_dtype = getattr(G, "dtype", None)
+    G = check_array_param(G, name, ndim=2, accept_sparse=True, ensure_nonnegative=True)
+    if G.shape[0] != G.shape[1]:
         raise ValueError(f"{name} must be a square (n, n) matrix, got shape {G.shape}")
-    if G.shape[0] == 0:
-        raise ValueError(f"{name} is empty")
-    dtype = G.dtype if G.dtype in (np.float32, np.float64) else np.float64
+    dtype = np.dtype(np.float32 if in_dtype == np.float32 else np.float64)
     G = sp.csr_matrix(G, dtype=np.float64, copy=True)
     G.sum_duplicates()
     G.sort_indices()
-    if not np.all(np.isfinite(G.data)):
-        raise ValueError(f"{name} contains NaN or infinite entries")
-    if G.data.size and G.data.min() < 0:
-        raise ValueError(f"{name} has negative entries; an affinity matrix must be nonnegative")
     return G, dtype
 
 
@@ -119,7 +115,8 @@ def knn_sparsify(G, n_neighbors):
     G : sparse matrix or array-like of shape (n, n)
         Nonnegative, finite affinity matrix. It need not be symmetric.
     n_neighbors : int
-        Number of entries kept per row, at least 1.
+        Number of entries kept per row, at least 1; ``n_neighbors >= n - 1`` keeps every
+        off-diagonal entry (no memory is reserved beyond a row's length).
 
     Returns
     -------
@@ -130,6 +127,8 @@ def knn_sparsify(G, n_neighbors):
 
     Raises
     ------
+    TypeError
+        If ``G`` is not numeric or ``n_neighbors`` is not an integer.
     ValueError
         If ``G`` is not square, has NaN/inf or negative entries, or ``n_neighbors < 1``.
 
@@ -149,20 +148,26 @@ def knn_sparsify(G, n_neighbors):
     >>> knn_sparsify(G, 2).toarray()[1]  # the tie 1 = 1 goes to column 2, kept by row 1 only
     array([3. , 0. , 0.5, 0. ])
     """
-    n_neighbors = check_scalar_param(n_neighbors, "n_neighbors", kind="int", low=1)
+    n_neighbors = check_int(n_neighbors, "n_neighbors", low=1)
     as_array = isinstance(G, sp.sparray)
     G, out_dtype = _check_affinity(G)
     n = G.shape[0]
+    # A row has at most n - 1 off-diagonal entries: a larger k keeps them all.
+    k = max(1, min(n_neighbors, n - 1))
+    # Exact power-of-two scaling: the sum T + T^T cannot overflow near the float64 limit.
+    scale = power_of_two_scale(max_abs(G.data))
+    G.data /= scale
     keep, counts = _topk_mask(
         G.indptr.astype(np.int64, copy=False),
         G.indices.astype(np.int64, copy=False),
         G.data,
-        n_neighbors,
+        k,
     )
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
     T = sp.csr_matrix((G.data[keep], G.indices[keep], indptr), shape=(n, n))
     S = (T + T.T.tocsr()) * 0.5
+    S.data *= scale
     S = sp.csr_matrix(S, dtype=out_dtype)
     S.sum_duplicates()
     S.sort_indices()

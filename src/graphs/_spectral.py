@@ -29,7 +29,8 @@ from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
-from normgraph._utils.validation import check_scalar_param
+from normgraph._utils.numeric import max_abs, power_of_two_scale
+from normgraph._utils.validation import check_bool, check_choice, check_int, check_real
 from normgraph.graphs._sparsify import _check_affinity
 
 __all__ = ["spectral_clustering_njw", "spectral_embedding_njw"]
@@ -68,9 +69,29 @@ def _log(verbose, message, t0):
         print(f"[spectral_njw] {message} ({time.perf_counter() - t0:.2f} s)", flush=True)
 
 
+def _even_power_of_two_scale(value):
+    """A power of four near ``value``: dividing by it is exact, and so is the square root.
+
+    The normalised affinity ``D^{-1/2} G D^{-1/2}`` of ``G / 4^j`` is then bit for bit that of
+    ``G`` (every step is scaled exactly), while degrees of a graph near the float64 limits can
+    no longer overflow or underflow.
+    """
+    scale = power_of_two_scale(value)
+    exponent = int(np.frexp(scale)[1]) - 1
+    if exponent % 2:
+        scale = scale / 2.0 if exponent > 0 else scale * 2.0
+    return scale
+
+
 def _check_graph(G):
-    """Square, finite, nonnegative, symmetric to a relative tolerance -> exactly symmetric CSR."""
+    """Square, finite, nonnegative, symmetric to a relative tolerance -> exactly symmetric CSR.
+
+    The returned private copy is divided by a power of four near its largest entry, which
+    changes neither the normalised Laplacian nor anything computed from it.
+    """
     G, _ = _check_affinity(G)
+    if G.nnz:
+        G.data /= _even_power_of_two_scale(max_abs(G.data))
     if G.nnz:
         scale = float(G.data.max())
         diff = G - G.T
@@ -302,11 +323,6 @@ def _eig_lobpcg(A, degrees, n_components, tol, rng):
     return 1.0 - vals[order], vecs[:, order]
 
 
-def _check_choice(value, name, choices):
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
-
-
 def _resolve_solver(eigen_solver, n, n_components):
     if eigen_solver == "auto":
         if n <= _AUTO_DENSE_MAX_NODES:
@@ -394,13 +410,13 @@ def spectral_embedding_njw(G, n_components, *, eigen_solver="auto", random_state
     array([0. , 0. , 1.5])
     """
     t0 = time.perf_counter()
-    _check_choice(eigen_solver, "eigen_solver", _EIGEN_SOLVERS)
-    G = _check_graph(G)
-    n_components = check_scalar_param(
-        n_components, "n_components", kind="int", low=1, high=G.shape[0]
-    )
+    check_choice(eigen_solver, "eigen_solver", _EIGEN_SOLVERS)
+    n_components = check_int(n_components, "n_components", low=1)
     if tol is not None:
-        tol = check_scalar_param(tol, "tol", low=0.0)
+        tol = check_real(tol, "tol", low=0.0)
+    check_bool(verbose, "verbose")
+    G = _check_graph(G)
+    n_components = check_int(n_components, "n_components", high=G.shape[0])
     return _embedding(G, n_components, eigen_solver, check_random_state(random_state), tol,
                       verbose, t0)
 
@@ -482,7 +498,7 @@ def spectral_clustering_njw(G, n_clusters, *, eigen_solver="auto", assign_labels
         Symmetric (to a relative tolerance of 1e-8), nonnegative, finite affinity matrix. It
         need not be connected.
     n_clusters : int
-        Number of clusters, ``2 <= n_clusters <= n``.
+        Number of clusters, ``1 <= n_clusters <= n`` (one cluster: every label is 0).
     eigen_solver : {"auto", "arpack", "lobpcg", "dense"}, default="auto"
         See :func:`spectral_embedding_njw`; ``"auto"`` uses dense eigh up to 1000 nodes and
         LOBPCG with an algebraic multigrid preconditioner above.
@@ -511,7 +527,9 @@ def spectral_clustering_njw(G, n_clusters, *, eigen_solver="auto", assign_labels
     ------
     ValueError
         If ``G`` is not square, symmetric, nonnegative and finite, ``n_clusters`` is outside
-        ``[2, n]``, or an option is unknown.
+        ``[1, n]``, or an option is unknown.
+    TypeError
+        If ``G`` is not numeric or a parameter has the wrong type.
     scipy.sparse.linalg.ArpackNoConvergence
         If ARPACK does not converge (the original silently used random vectors instead).
 
@@ -530,20 +548,24 @@ def spectral_clustering_njw(G, n_clusters, *, eigen_solver="auto", assign_labels
     (1.0, (60, 3))
     """
     t0 = time.perf_counter()
-    _check_choice(assign_labels, "assign_labels", _ASSIGN_LABELS)
-    _check_choice(eigen_solver, "eigen_solver", _EIGEN_SOLVERS)
-    G = _check_graph(G)
-    n_clusters = check_scalar_param(n_clusters, "n_clusters", kind="int", low=2, high=G.shape[0])
+    check_choice(assign_labels, "assign_labels", _ASSIGN_LABELS)
+    check_choice(eigen_solver, "eigen_solver", _EIGEN_SOLVERS)
+    n_clusters = check_int(n_clusters, "n_clusters", low=1)
     if n_init is not None:
-        n_init = check_scalar_param(n_init, "n_init", kind="int", low=1)
+        n_init = check_int(n_init, "n_init", low=1)
     if tol is not None:
-        tol = check_scalar_param(tol, "tol", low=0.0)
+        tol = check_real(tol, "tol", low=0.0)
+    check_bool(verbose, "verbose")
+    G = _check_graph(G)
+    n_clusters = check_int(n_clusters, "n_clusters", high=G.shape[0])
     rng = check_random_state(random_state)
     _, vectors = _embedding(G, n_clusters, eigen_solver, rng, tol, verbose, t0)
     embedding = _row_normalize(vectors)
     del vectors
     n = embedding.shape[0]
-    if assign_labels == "kmeans":
+    if n_clusters == 1:  # one cluster: nothing to assign
+        labels = np.zeros(n, dtype=np.int64)
+    elif assign_labels == "kmeans":
         km = KMeans(
             n_clusters=n_clusters,
             n_init=_n_init_rule(n) if n_init is None else n_init,

@@ -216,14 +216,6 @@ def _expected_failed_checks(estimator):
             "object arrays are rejected with TypeError by the shared view validator; views "
             "must be numeric"
         ),
-        **{
-            name: (
-                "sets n_clusters=1, which the estimator rejects (spec: a partition into one "
-                "cluster is no clustering; the spectral step needs >= 2 eigenvectors)"
-            )
-            for name in ("check_dont_overwrite_parameters", "check_methods_subset_invariance",
-                         "check_fit2d_1feature", "check_fit2d_predict1d")
-        },
         "check_estimators_empty_data_messages": (
             "the shared view validator names the view in its own message ('view 0: empty view "
             "of shape (12, 0) ...') instead of check_array's wording"
@@ -272,7 +264,7 @@ def test_too_few_samples_for_k():
         MultiViewGraphClusterer(3, n_neighbors=30).fit(_good())
 
 
-@pytest.mark.parametrize("n_clusters, match", [(1, "n_clusters must be >= 2"),
+@pytest.mark.parametrize("n_clusters, match", [(0, "n_clusters must be >= 1"),
                                                (31, "n_clusters = 31 must be <= n_samples")])
 def test_bad_n_clusters(n_clusters, match):
     with pytest.raises(ValueError, match=match):
@@ -311,7 +303,7 @@ def test_unknown_fusion():
 
 
 def test_unknown_metric():
-    with pytest.raises(ValueError, match="unknown metric 'manhattan'"):
+    with pytest.raises(ValueError, match="metric must be one of .*got 'manhattan'"):
         MultiViewGraphClusterer(3, n_neighbors=5, metric="manhattan").fit(_good())
     with pytest.raises(ValueError, match="1 metrics for 2 views"):
         MultiViewGraphClusterer(3, n_neighbors=5, metric=["cosine"]).fit(_good())
@@ -368,3 +360,44 @@ def test_duplicate_samples_are_allowed_with_a_warning():
     with pytest.warns(UserWarning, match="view 0: .* edges have distance 0"):
         model = MultiViewGraphClusterer(3, n_neighbors=5, random_state=0).fit([dup, other])
     assert model.labels_.shape == (60,)
+
+
+# --------------------------------------------------------------------------------------------
+# the function layer and one cluster
+# --------------------------------------------------------------------------------------------
+
+def test_function_layer_matches_estimator():
+    from normgraph.graphs import multiview_graph_clustering
+
+    views, y = _planted(n_per=30)
+    result = multiview_graph_clustering(views, 3, n_neighbors=5, fusion="dissimilarity",
+                                        random_state=0)
+    model = MultiViewGraphClusterer(3, n_neighbors=5, fusion="dissimilarity",
+                                    random_state=0).fit(views)
+    np.testing.assert_array_equal(result.labels, model.labels_)
+    np.testing.assert_array_equal(result.view_coef, model.view_coef_)
+    assert (result.graph != model.graph_).nnz == 0
+    np.testing.assert_array_equal(result.edges, model.edges_)
+    assert result.n_iter == model.n_iter_ and result.objective == model.objective_
+    assert adjusted_rand(y, result.labels) == 1.0
+
+
+def test_function_layer_validates_like_the_estimator():
+    from normgraph.graphs import multiview_graph_clustering
+
+    with pytest.raises(TypeError, match="n_clusters must be an integer"):
+        multiview_graph_clustering(_good(), 2.0, n_neighbors=5)
+    with pytest.raises(ValueError, match="metric must be one of"):
+        multiview_graph_clustering(_good(), 2, n_neighbors=5, metric="manhattan")
+    with pytest.raises(TypeError, match="final_knn must be True or False"):
+        multiview_graph_clustering(_good(), 2, n_neighbors=5, final_knn="yes")
+
+
+@pytest.mark.parametrize("assign_labels", ["kmeans", "discretize"])
+def test_one_cluster_is_all_zeros_with_attributes_set(assign_labels):
+    views, _ = _planted(n_per=20)
+    model = MultiViewGraphClusterer(1, n_neighbors=5, assign_labels=assign_labels,
+                                    random_state=0).fit(views)
+    np.testing.assert_array_equal(model.labels_, np.zeros(60, dtype=np.int64))
+    assert model.embedding_.shape == (60, 1)
+    assert model.graph_.shape == (60, 60) and model.view_coef_.shape == (3,)

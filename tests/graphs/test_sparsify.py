@@ -117,14 +117,14 @@ def test_each_row_keeps_at_most_k_before_symmetrising():
     "G, k, error, match",
     [
         (np.ones((3, 4)), 1, ValueError, "square"),
-        (np.ones(3), 1, ValueError, "square"),
-        (np.zeros((0, 0)), 1, ValueError, "empty"),
+        (np.ones(3), 1, ValueError, "G must be 2-D"),
+        (np.zeros((0, 0)), 1, ValueError, "G must have at least 1 entries"),
         (np.array([[0.0, -1.0], [1.0, 0.0]]), 1, ValueError, "negative"),
         (np.array([[0.0, np.nan], [1.0, 0.0]]), 1, ValueError, "NaN"),
-        (np.array([[0.0, np.inf], [1.0, 0.0]]), 1, ValueError, "NaN or infinite"),
+        (np.array([[0.0, np.inf], [1.0, 0.0]]), 1, ValueError, "NaN or infinity"),
         (np.ones((3, 3)), 0, ValueError, "n_neighbors"),
         (np.ones((3, 3)), 1.5, TypeError, "n_neighbors"),
-        (np.array([["a", "b"], ["c", "d"]]), 1, TypeError, "real-valued"),
+        (np.array([["a", "b"], ["c", "d"]]), 1, TypeError, "G must hold real numbers"),
     ],
 )
 def test_bad_input_raises(G, k, error, match):
