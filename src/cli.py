@@ -11,6 +11,16 @@ Each subpackage may add subcommands: its private module ``_cli`` (``normgraph.gr
 for instance) defines ``register(subparsers)``, which adds its parsers and sets ``func`` on
 them. Those modules import their heavy dependencies (torch, for instance) only when their
 command runs.
+
+Errors
+------
+A user error never prints a traceback: bad arguments (argparse) and the user errors a command
+raises (``ValueError``, ``TypeError``, ``OSError``; also running out of memory) are reported by
+:func:`main` as one line on stderr, ``normgraph: error: COMMAND: message``, with exit status 2.
+Commands therefore raise instead of printing their own errors; they read input files and check
+output paths (before the work) with the helpers of ``normgraph.datasets._files``. Warnings
+raised while a command runs are printed after it succeeds (``normgraph: warning: ...``) and
+dropped when it fails, so that a failure stays one line.
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 from ._version import __version__
 
@@ -25,6 +36,36 @@ __all__ = ["main", "build_parser"]
 
 # Subpackages that may contribute subcommands through a ``_cli`` module.
 _SUBCOMMAND_PACKAGES = ("graphs", "norms", "quant", "nn")
+
+# What a command raises for bad user input; anything else is a bug and keeps its traceback.
+_USER_ERRORS = (ValueError, TypeError, OSError, MemoryError)
+
+
+def _one_line(text):
+    return " ".join(str(text).split())
+
+
+def _report_error(command, message):
+    where = f"{command}: " if command else ""
+    print(f"normgraph: error: {where}{_one_line(message)}", file=sys.stderr)
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``normgraph: error: COMMAND: ...`` and exit status 2."""
+
+    def error(self, message):
+        command = self.prog.split(" ", 1)[1] if " " in self.prog else ""
+        hint = f"see '{self.prog} --help'"
+        _report_error(command, f"{message}; {hint}")
+        self.exit(2)
+
+
+def _user_error_message(exc):
+    if isinstance(exc, MemoryError):
+        return "not enough memory for this input (MemoryError); try a smaller problem"
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:  # raised by the OS
+        return f"{exc.filename}: {exc.strerror}"
+    return str(exc) or type(exc).__name__
 
 
 def _subcommand_modules():
@@ -105,12 +146,12 @@ def build_parser():
     >>> build_parser().parse_args(["datasets"]).command
     'datasets'
     """
-    parser = argparse.ArgumentParser(
+    parser = _ArgumentParser(
         prog="normgraph",
         description="Multi-view graph learning, exact layer norms and optimal quantizers.",
     )
     parser.add_argument("--version", action="version", version=f"normgraph {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("datasets", help="list the multi-view data sets found and their statistics")
     p.add_argument("--data-home", default=None,
@@ -150,10 +191,17 @@ def main(argv=None):
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, "func", None) is None:
-        parser.print_help()
-        return 2
-    return args.func(args)
+    if getattr(args, "func", None) is None:  # pragma: no cover - every command sets one
+        parser.error("this command has nothing to run")
+    with warnings.catch_warnings(record=True) as caught:
+        try:
+            status = args.func(args)
+        except _USER_ERRORS as exc:
+            _report_error(args.command, _user_error_message(exc))
+            return 2
+    for w in caught:
+        print(f"normgraph: warning: {_one_line(w.message)}", file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":  # pragma: no cover

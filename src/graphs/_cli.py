@@ -92,13 +92,11 @@ def print_metrics_table(rows):
 
 
 def _cmd_cluster(args):
-    import sys
+    from .._utils.validation import check_int
 
-    try:
-        data = load_views(args.dataset, data_home=args.data_home)
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"normgraph cluster: error: {exc}", file=sys.stderr)
-        return 2
+    # Errors are raised, and reported by normgraph.cli.main as one line with exit status 2.
+    check_int(args.n_neighbors, "--n-neighbors", low=1)
+    data = load_views(args.dataset, data_home=args.data_home)
     fusions = ("similarity", "dissimilarity") if args.fusion == "both" else (args.fusion,)
     n = data.views[0].shape[0]
     metric = args.metric or data.metric

@@ -5,8 +5,6 @@ torch and torchvision are imported only when the command runs.
 
 from __future__ import annotations
 
-import sys
-
 __all__ = ["register"]
 
 
@@ -49,17 +47,45 @@ def register(subparsers):
     p.set_defaults(func=_cmd_norms)
 
 
-def _fail(message):
-    print(f"normgraph norms: error: {message}", file=sys.stderr)
-    return 2
+def _check_args(args):
+    """Everything the user gave, checked before torch is imported and the work starts."""
+    from .._utils.validation import check_int
+    from ..datasets._files import check_input_file, check_output_path
+
+    for size in args.input_shape:
+        check_int(size, "--input-shape", low=1)
+    if args.num_classes is not None:
+        check_int(args.num_classes, "--num-classes", low=1)
+    if args.state_dict is not None:
+        try:
+            check_input_file(args.state_dict, "--state-dict")
+        except FileNotFoundError:
+            raise FileNotFoundError(f"state dict file not found: {args.state_dict}") from None
+    if args.plot:
+        check_output_path(args.plot, "--plot", plot=True)
+
+
+def _load_state(torch, path):
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # an untrusted file: any unpickling failure is the file's fault
+        raise ValueError(f"could not load {path} with weights_only=True: {exc}") from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} does not hold a state dict")
+    return state
 
 
 def _cmd_norms(args):
+    # Errors are raised, and reported by normgraph.cli.main as one line with exit status 2.
+    _check_args(args)
     try:
         import torch
         import torchvision
     except ImportError:  # pragma: no cover - the nn extra is missing
-        return _fail("this command needs torch and torchvision (pip install normgraph[nn])")
+        raise ValueError("this command needs torch and torchvision "
+                         "(pip install normgraph[nn])") from None
     from ._torch import layer_norms
 
     kwargs = {"weights": None}
@@ -67,24 +93,15 @@ def _cmd_norms(args):
         kwargs["num_classes"] = args.num_classes
     try:
         model = torchvision.models.get_model(args.model, **kwargs)
-    except (ValueError, KeyError) as exc:
-        return _fail(f"unknown torchvision model {args.model!r} ({exc})")
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"unknown torchvision model {args.model!r} ({exc})") from None
     source = "random weights"
     if args.state_dict is not None:
-        try:
-            state = torch.load(args.state_dict, map_location="cpu", weights_only=True)
-        except FileNotFoundError:
-            return _fail(f"state dict file not found: {args.state_dict}")
-        except Exception as exc:
-            return _fail(f"could not load {args.state_dict} with weights_only=True: {exc}")
-        if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
-            state = state["state_dict"]
-        if not isinstance(state, dict):
-            return _fail(f"{args.state_dict} does not hold a state dict")
+        state = _load_state(torch, args.state_dict)
         try:
             model.load_state_dict(state)
-        except RuntimeError as exc:
-            return _fail(f"the state dict does not fit {args.model}: {exc}")
+        except (RuntimeError, TypeError, ValueError) as exc:
+            raise ValueError(f"the state dict does not fit {args.model}: {exc}") from None
         source = f"weights from {args.state_dict}"
     model.eval()
     shape = tuple(args.input_shape)
@@ -92,7 +109,8 @@ def _cmd_norms(args):
         table = layer_norms(model, shape, p=tuple(args.p), include=tuple(args.include),
                             l2_method=args.l2_method)
     except (ValueError, RuntimeError) as exc:
-        return _fail(f"could not run {args.model} on an input of shape {shape}: {exc}")
+        raise ValueError(f"could not run {args.model} on an input of shape {shape}: "
+                         f"{exc}") from None
     print(f"{args.model} ({source}), input {shape}: operator norms of the linear parts "
           "(bias ignored; l1/l-inf exact, l2 a certified [lower, upper] interval)")
     print(table.to_markdown())

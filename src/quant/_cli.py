@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 __all__ = ["register"]
 
 _METHODS = ("optimal", "lloyd", "uniform", "equal", "n2uq")
@@ -52,29 +50,14 @@ def register(subparsers):
 
 def _load_column(path, column):
     import numpy as np
-    from pathlib import Path
 
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"no such file: {path}")
-    if path.suffix.lower() == ".npy":
-        try:
-            data = np.load(path, allow_pickle=False)
-        except ValueError as exc:  # object arrays need pickle: refused, never unpickled
-            raise ValueError(f"{path} cannot be read without pickle ({exc}); save a numeric "
-                             "array instead") from exc
-    else:
-        delimiter = "," if path.suffix.lower() == ".csv" else None
-        try:
-            data = np.loadtxt(path, delimiter=delimiter, ndmin=2)
-        except ValueError:
-            data = np.loadtxt(path, delimiter=delimiter, ndmin=2, skiprows=1)  # header line
-    if data.dtype.kind not in "biuf":
-        raise ValueError(f"{path} holds {data.dtype} values, not numbers")
+    from ..datasets._files import read_array_file
+
+    data = read_array_file(path, "FILE")
     if data.ndim == 1:
         data = data[:, None]
     if data.ndim != 2:
-        raise ValueError(f"{path} holds a {data.ndim}-D array; expected 1-D or 2-D")
+        raise ValueError(f"FILE {path} holds a {data.ndim}-D array; expected 1-D or 2-D")
     if not 0 <= column < data.shape[1]:
         raise ValueError(f"--column {column} is out of range: {path} has {data.shape[1]} "
                          "column(s)")
@@ -116,32 +99,26 @@ def _fit(x, method, n_levels, n_bits, mode):
 
 
 def _cmd_quantize(args):
-    import warnings
-
     import numpy as np
 
+    from ..datasets._files import check_output_path
     from ._validation import check_n_bits, check_n_levels
 
-    try:
-        if args.bits is not None:
-            n_bits = check_n_bits(args.bits)
-            n_levels = 2**n_bits
-        else:
-            n_levels = check_n_levels(4 if args.levels is None else args.levels)
-            n_bits = int(np.log2(n_levels)) if n_levels >= 2 else 0
-            if args.method == "n2uq" and 2**n_bits != n_levels:
-                raise ValueError(f"--method n2uq needs a power of two of levels, got "
-                                 f"{n_levels}; use --bits")
-        x = _load_column(args.file, args.column)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            desc, thresholds, levels, mse, plotted = _fit(x, args.method, n_levels, n_bits,
-                                                          args.mode)
-    except (ValueError, TypeError, OSError) as exc:
-        print(f"normgraph quantize: error: {exc}", file=sys.stderr)
-        return 2
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
+    # Errors are raised, and reported by normgraph.cli.main as one line with exit status 2;
+    # everything the user gave is checked before the fit.
+    if args.bits is not None:
+        n_bits = check_n_bits(args.bits)
+        n_levels = 2**n_bits
+    else:
+        n_levels = check_n_levels(4 if args.levels is None else args.levels)
+        n_bits = int(np.log2(n_levels)) if n_levels >= 2 else 0
+        if args.method == "n2uq" and 2**n_bits != n_levels:
+            raise ValueError(f"--method n2uq needs a power of two of levels, got "
+                             f"{n_levels}; use --bits")
+    if args.plot:
+        check_output_path(args.plot, "--plot", plot=True)
+    x = _load_column(args.file, args.column)
+    desc, thresholds, levels, mse, plotted = _fit(x, args.method, n_levels, n_bits, args.mode)
 
     def fmt(values):
         return " ".join(f"{v:.6g}" for v in values) if len(values) else "(none)"
