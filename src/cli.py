@@ -110,6 +110,8 @@ def _cmd_datasets(args):
     from ._utils.validation import check_data_home
 
     home = check_data_home(args.data_home)
+    if home.exists() and not home.is_dir():
+        raise NotADirectoryError(f"--data-home {home}: is a file, not a folder")
     print(f"data home: {home}")
     found = list_multiview(home)
     for name, path in found.items():

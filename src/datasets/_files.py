@@ -202,7 +202,8 @@ def _npy_header(path, name):
                 raise ValueError(f"format version {version[0]}.{version[1]} is not supported "
                                  "(only numeric arrays, versions 1.0 and 2.0, are read)")
         except Exception as exc:  # untrusted bytes: any parsing failure is a malformed file
-            raise ValueError(f"{name} {path}: malformed .npy header ({exc})") from None
+            reason = str(exc) if " at 0x" not in str(exc) else "unparsable header dictionary"
+            raise ValueError(f"{name} {path}: malformed .npy header ({reason})") from None
         offset = fh.tell()
     if not all(isinstance(d, int) and d >= 0 for d in shape):
         raise ValueError(f"{name} {path}: malformed .npy header (shape {shape})")

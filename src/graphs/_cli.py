@@ -38,43 +38,48 @@ def load_views(name_or_path, data_home=None):
     return load_multiview_mat(name_or_path)
 
 
-def _row(label, y, model, seconds):
+def _row(label, y, result, seconds):
     from .metrics import clustering_report
 
-    r = clustering_report(y, model.labels_)
-    return (label, r["acc"], r["nmi"], r["ari"], r["purity"], r["f_score"], model.n_iter_,
+    r = clustering_report(y, result.labels)
+    return (label, r["acc"], r["nmi"], r["ari"], r["purity"], r["f_score"], result.n_iter,
             seconds)
+
+
+def _timed_clustering(views, n_clusters, **params):
+    from ._clusterer import multiview_graph_clustering
+
+    t0 = time.perf_counter()
+    result = multiview_graph_clustering(views, n_clusters, **params)
+    return result, time.perf_counter() - t0
 
 
 def cluster_table(data, *, fusions=("similarity", "dissimilarity"), metric=None, n_neighbors=20,
                   random_state=0, single_views=False):
-    """Fit the clusterer for each fusion (and optionally each single view); return table rows.
+    """Cluster with each fusion (and optionally each single view); return table rows.
 
+    Calls :func:`normgraph.graphs.multiview_graph_clustering`, the function behind
+    :class:`~normgraph.graphs.MultiViewGraphClusterer` (same defaults, same results).
     Each row: (method, ACC, NMI, ARI, purity, pairwise F, solver iterations, fit seconds).
     """
-    from ._clusterer import MultiViewGraphClusterer
-
     metric = metric or data.metric
     rows = []
     for fusion in fusions:
-        model = MultiViewGraphClusterer(data.n_clusters, fusion=fusion, metric=metric,
-                                        n_neighbors=n_neighbors, random_state=random_state)
-        t0 = time.perf_counter()
-        model.fit(data.views)
+        result, seconds = _timed_clustering(data.views, data.n_clusters, fusion=fusion,
+                                            metric=metric, n_neighbors=n_neighbors,
+                                            random_state=random_state)
         rows.append(_row(f"{'SGF' if fusion == 'similarity' else 'DGF'} ({fusion})",
-                         data.target, model, time.perf_counter() - t0))
+                         data.target, result, seconds))
     if single_views:
         best = None
         for i, (name, X) in enumerate(zip(data.view_names, data.views)):
             view_metric = metric if isinstance(metric, str) else metric[i]
-            model = MultiViewGraphClusterer(data.n_clusters, metric=view_metric,
-                                            n_neighbors=n_neighbors, random_state=random_state)
-            t0 = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="a single view was given")
-                model.fit([X])
-            row = _row(f"best single view ({name})", data.target, model,
-                       time.perf_counter() - t0)
+                result, seconds = _timed_clustering([X], data.n_clusters, metric=view_metric,
+                                                    n_neighbors=n_neighbors,
+                                                    random_state=random_state)
+            row = _row(f"best single view ({name})", data.target, result, seconds)
             if best is None or row[1] > best[1]:
                 best = row
         rows.append(best)
