@@ -11,9 +11,10 @@ from sklearn.utils import Bunch, check_random_state
 
 from .._utils.progress import progress
 from .._utils.validation import check_bool, check_choice, check_int, check_real, check_views
-from ._edges import METRICS, gaussian_from_distance, standardize_edges, view_edge_weights
+from ._edges import (check_metric_list, check_square_view, edge_values, gaussian_from_distance,
+                     standardize_edges)
 from ._fusion import _check_view_weights, consistent_graph_fusion
-from ._knn import KNN_METHODS, knn_union_edges
+from ._knn import KNN_METHODS, union_edges
 from ._sparsify import knn_sparsify
 from ._spectral import spectral_clustering_njw
 
@@ -66,15 +67,9 @@ def _check_pipeline_params(p):
 
 
 def _check_metrics(metric, fusion, n_views):
-    """One metric per view (a single string applies to all), each a known one."""
-    metrics = [metric] * n_views if isinstance(metric, str) else metric
-    if not isinstance(metrics, (list, tuple)):
-        raise TypeError(f"metric must be a string or a list of strings, got {metric!r}")
-    metrics = list(metrics)
-    if len(metrics) != n_views:
-        raise ValueError(f"metric lists {len(metrics)} metrics for {n_views} views")
+    """One metric per view, each known, and none that the fusion cannot use."""
+    metrics = check_metric_list(metric, n_views)
     for i, met in enumerate(metrics):
-        check_choice(met, f"metric[{i}]" if not isinstance(metric, str) else "metric", METRICS)
         if met == "precomputed_graph" and fusion == "dissimilarity":
             raise ValueError(
                 f"view {i}: metric='precomputed_graph' gives affinities, which "
@@ -96,18 +91,12 @@ def _validate_inputs(views, p):
         )
     metrics = _check_metrics(p["metric"], p["fusion"], len(views))
     for i, (X, met) in enumerate(zip(views, metrics)):
-        if met in _SQUARE_METRICS:
-            if X.shape != (n, n):
-                raise ValueError(
-                    f"view {i}: metric={met!r} needs a square (n_samples, n_samples) = "
-                    f"({n}, {n}) matrix, got shape {X.shape}"
-                )
-            data = X.data if sp.issparse(X) else X
-            if data.size and data.min() < 0:
-                raise ValueError(
-                    f"view {i}: a precomputed {'graph' if met == 'precomputed_graph' else 'distance'} "
-                    "must be nonnegative"
-                )
+        if met in _SQUARE_METRICS and X.shape != (n, n):
+            raise ValueError(
+                f"view {i}: metric={met!r} needs a square (n_samples, n_samples) = "
+                f"({n}, {n}) matrix, got shape {X.shape}"
+            )
+        check_square_view(X, met, f"view {i}")
     if p["n_clusters"] > n:
         raise ValueError(f"n_clusters = {p['n_clusters']} must be <= n_samples = {n}")
     return views, metrics, dtype
@@ -117,7 +106,7 @@ def _view_weights_on_edges(views, metrics, rows, cols, fusion, dtype):
     """The (V, m) weight array W: per-view distances standardised (and Gaussian for SGF)."""
     W = np.empty((len(views), rows.shape[0]), dtype=dtype)
     for i, (X, met) in enumerate(zip(views, metrics)):
-        x = view_edge_weights(X, rows, cols, met)
+        x, _ = edge_values(X, rows, cols, met)  # up to a power of two (W is invariant)
         if met == "precomputed_graph":
             if not np.any(x > 0):
                 raise ValueError(f"view {i}: all edge weights are zero")
@@ -225,7 +214,7 @@ random_state, verbose
     stages = progress(total=4, verbose=verbose, desc="MultiViewGraphClusterer")
     stages.set_postfix(stage="kNN")
     # The raw random_state: None lets approximate neighbours run on every core.
-    rows, cols = knn_union_edges(views, k, metrics, knn=knn, random_state=random_state,
+    rows, cols = union_edges(views, k, metrics, knn=knn, random_state=random_state,
                                  verbose=verbose)
     stages.update(1)
     stages.set_postfix(stage="edge weights")

@@ -9,7 +9,11 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from normgraph._utils.numeric import max_abs
+from normgraph._utils.validation import check_array_param, check_choice
+
 from . import _edge_kernels as _k
+from ._scaling import row_safe_scales, safe_scale, scale_rows, scale_view
 
 __all__ = ["view_edge_weights", "standardize_edges", "gaussian_from_distance", "METRICS"]
 
@@ -17,16 +21,49 @@ __all__ = ["view_edge_weights", "standardize_edges", "gaussian_from_distance", "
 METRICS = ("sqeuclidean", "cosine", "precomputed", "precomputed_graph")
 
 
+def check_metric_list(metric, n_views):
+    """One metric per view (a single string applies to all views), each one of ``METRICS``."""
+    if isinstance(metric, str):
+        check_choice(metric, "metric", METRICS)
+        return [metric] * n_views
+    if not isinstance(metric, (list, tuple)):
+        raise TypeError(f"metric must be a string or a list of strings, got {metric!r}")
+    if len(metric) != n_views:
+        raise ValueError(f"metric lists {len(metric)} metrics for {n_views} views")
+    return [check_choice(met, f"metric[{i}]", METRICS) for i, met in enumerate(metric)]
+
+
+def check_square_view(X, metric, name):
+    """A precomputed view must be a nonnegative (n, n) matrix."""
+    if metric not in ("precomputed", "precomputed_graph"):
+        return
+    if X.shape[0] != X.shape[1]:
+        raise ValueError(f"{name}: metric={metric!r} needs a square (n, n) matrix, got shape "
+                         f"{X.shape}")
+    data = X.data if sp.issparse(X) else X
+    if data.size and data.min() < 0:
+        kind = "graph" if metric == "precomputed_graph" else "distance"
+        raise ValueError(f"{name}: a precomputed {kind} must be nonnegative")
+
+
+def _check_edge_index(a, name):
+    a = check_array_param(a, name, ndim=1, dtype=None, min_size=0)
+    if a.size and a.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer node indices, got dtype {a.dtype}")
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
 def _check_edges(rows, cols, n):
-    rows = np.ascontiguousarray(rows, dtype=np.int64)
-    cols = np.ascontiguousarray(cols, dtype=np.int64)
-    if rows.ndim != 1 or rows.shape != cols.shape:
+    rows = _check_edge_index(rows, "rows")
+    cols = _check_edge_index(cols, "cols")
+    if rows.shape != cols.shape:
         raise ValueError(
             f"rows and cols must be 1-D arrays of the same length, got shapes {rows.shape} and "
             f"{cols.shape}"
         )
     if rows.size and (min(rows.min(), cols.min()) < 0 or max(rows.max(), cols.max()) >= n):
-        raise ValueError(f"edge end points must lie in [0, {n}), the view's number of rows")
+        raise ValueError(f"edge end points (rows, cols) must lie in [0, {n}), the view's "
+                         "number of rows")
     return rows, cols
 
 
@@ -74,6 +111,18 @@ def view_edge_weights(X, rows, cols, metric="sqeuclidean"):
     -------
     x : ndarray of shape (m,), float64
         The per-edge values. Cost O(m * d) (dense rows) or O(m * row nnz) (CSR rows).
+        Extreme magnitudes are handled by exact power-of-two rescaling: ``c * X`` gives
+        ``c**2`` times the squared distances (the same cosine distances).
+
+    Raises
+    ------
+    TypeError
+        If ``X`` is not numeric, or ``rows``/``cols`` are not integer arrays (float indices
+        are refused, never truncated).
+    ValueError
+        If ``X`` is not 2-D, is empty or has NaN/inf; a precomputed ``X`` is not square or
+        has negative entries; ``rows`` and ``cols`` differ in length or point outside
+        ``[0, n)``; ``metric`` is unknown; or the squared distances overflow float64.
 
     Examples
     --------
@@ -85,21 +134,47 @@ def view_edge_weights(X, rows, cols, metric="sqeuclidean"):
     >>> view_edge_weights(X, [1], [2], metric="cosine").round(4)  # (1 - 0.6)^2
     array([0.16])
     """
-    if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}; choose one of {METRICS}")
-    n = X.shape[0]
-    rows, cols = _check_edges(rows, cols, n)
+    check_choice(metric, "metric", METRICS)
+    X = check_array_param(X, "X", ndim=2, accept_sparse=True)
+    check_square_view(X, metric, "X")
+    rows, cols = _check_edges(rows, cols, X.shape[0])
+    x, factor = edge_values(X, rows, cols, metric)
+    if factor != 1.0:
+        with np.errstate(over="ignore"):
+            x = x * factor
+        if not np.all(np.isfinite(x)):
+            raise ValueError(
+                f"X: the squared distances overflow float64 (largest |entry| "
+                f"{max_abs(X.data if sp.issparse(X) else X):.3g}); the pipeline functions "
+                "rescale internally, or divide X by a constant first"
+            )
+    return x
+
+
+def edge_values(X, rows, cols, metric):
+    """Per-edge values of a validated view, computed without overflow or underflow.
+
+    Returns ``(x, factor)``: the true values are ``x * factor``, where ``factor`` is a power
+    of two (``1.0`` unless the view's magnitudes are extreme). Every later stage is invariant
+    to this factor, so the pipeline uses ``x`` as it is.
+    """
     m = rows.shape[0]
     if metric == "precomputed_graph":
-        return _lookup(X, rows, cols, 0.0)
+        return _lookup(X, rows, cols, 0.0), 1.0
     if metric == "precomputed":
         fill = 0.0
         if sp.issparse(X):
             data = X.data
             fill = float(data.max()) if data.size else 0.0
-        return _lookup(X, rows, cols, fill)
+        return _lookup(X, rows, cols, fill), 1.0
 
     out = np.empty(m)
+    factor = 1.0
+    if metric == "sqeuclidean":
+        X, scale = scale_view(X)
+        factor = scale * scale
+    else:  # cosine is invariant to the scale of every row
+        X = scale_rows(X, row_safe_scales(X))
     if sp.issparse(X):
         indptr, indices, data = _csr_parts(X)
         if metric == "sqeuclidean":
@@ -114,7 +189,7 @@ def view_edge_weights(X, rows, cols, metric="sqeuclidean"):
         else:
             norms = np.sqrt(np.einsum("ij,ij->i", X, X))
             _k.dense_cosine_edges(X, norms, rows, cols, out)
-    return out
+    return out, factor
 
 
 def standardize_edges(x, *, view=None):
@@ -148,10 +223,15 @@ def standardize_edges(x, *, view=None):
     >>> standardize_edges([0.0, 0.0, 10.0]).round(4)  # negatives clipped at 0
     array([0.4226, 0.4226, 2.1547])
     """
-    x = np.asarray(x, dtype=np.float64)
+    x = check_array_param(x, "x", ndim=1, min_size=0)
     name = "" if view is None else f"view {view}: "
-    if x.ndim != 1 or x.size < 2:
+    if x.size < 2:
         raise ValueError(f"{name}need at least two edge distances to standardise, got {x.size}")
+    # (x - mean) / std is invariant to the scale of x: divide by a power of two first when
+    # the squares would overflow or underflow (exact; ordinary data are left alone).
+    scale = safe_scale(max_abs(x))
+    if scale != 1.0:
+        x = x / scale
     mean = x.mean()
     std = x.std(ddof=1)
     if not np.isfinite(std) or std <= 1e-12 * max(abs(mean), np.finfo(float).tiny):
@@ -190,10 +270,14 @@ def gaussian_from_distance(x, *, view=None):
     >>> gaussian_from_distance([0.0, 4.0]).round(4)  # sigma = (0 + 2) / 2 = 1
     array([1.    , 0.1353])
     """
-    x = np.asarray(x, dtype=np.float64)
+    x = check_array_param(x, "x", ndim=1, min_size=0)
     name = "" if view is None else f"view {view}: "
     if x.size and x.min() < 0:
         raise ValueError(f"{name}distances must be nonnegative")
+    # exp(-x / (2 sigma^2)) is invariant to the scale of x; a power of four keeps sqrt exact.
+    scale = safe_scale(max_abs(x), even=True)
+    if scale != 1.0:
+        x = x / scale
     sigma = np.sqrt(x).mean() if x.size else 0.0
     if not sigma > 0:
         raise ValueError(f"{name}all distances are 0; the Gaussian bandwidth would be 0")

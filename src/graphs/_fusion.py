@@ -25,10 +25,12 @@ import time
 
 import numpy as np
 
+from normgraph._utils.numeric import max_abs
 from normgraph._utils.progress import progress
-from normgraph._utils.validation import check_scalar_param
+from normgraph._utils.validation import check_array_param, check_bool, check_int, check_real
 
 from ._fusion_kernels import consistency_term, fused_iteration, row_norms_and_dots
+from ._scaling import safe_scale
 
 __all__ = ["consistent_graph_fusion", "fusion_objective"]
 
@@ -42,39 +44,47 @@ _FEAS_TOL = 1e-12
 # validation
 # --------------------------------------------------------------------------------------------
 
-def _check_weights_matrix(W):
-    W = np.asarray(W)
-    if W.dtype.kind not in "biuf":
-        raise TypeError(f"W must be a real-valued array, got dtype {W.dtype}")
-    if W.dtype != np.float32:
-        W = W.astype(np.float64, copy=False)
-    if W.ndim != 2:
-        raise ValueError(f"W must be a 2-D array of shape (n_views, n_edges), got shape {W.shape}")
+def _check_weights_matrix(W, name="W"):
+    """(V, m) nonnegative finite weights; float32 stays float32, anything else is float64."""
+    W = check_array_param(W, name, ndim=2, allow_float32=True, ensure_finite=False)
     n_views, n_edges = W.shape
     if n_views < 1 or n_edges < 1:
-        raise ValueError(f"W must have at least one view and one edge, got shape {W.shape}")
+        raise ValueError(f"{name} must have at least one view and one edge, got shape {W.shape}")
     if not np.isfinite(W).all():
         bad = int(np.flatnonzero(~np.isfinite(W).all(axis=1))[0])
-        raise ValueError(f"W contains NaN or infinite weights (view {bad})")
+        raise ValueError(f"{name} contains NaN or infinite weights (view {bad})")
     if (W < 0).any():
         bad = int(np.flatnonzero((W < 0).any(axis=1))[0])
-        raise ValueError(f"W must be nonnegative: view {bad} has negative edge weights")
+        raise ValueError(f"{name} must be nonnegative: view {bad} has negative edge weights")
     return W
 
 
 def _check_view_weights(view_weights, n_views):
     if view_weights is None:
         return np.ones(n_views)
-    w = np.asarray(view_weights)
-    if w.dtype.kind not in "biuf" or w.ndim != 1:
-        raise ValueError(
-            f"view_weights must be a 1-D sequence of {n_views} positive numbers, got {view_weights!r}"
+    if isinstance(view_weights, (str, bytes)) or np.ndim(view_weights) == 0:
+        raise TypeError(
+            f"view_weights must be a 1-D sequence of {n_views} positive numbers, got "
+            f"{view_weights!r}"
         )
+    w = check_array_param(view_weights, "view_weights", ndim=1, ensure_finite=False)
     if w.shape[0] != n_views:
         raise ValueError(f"view_weights must have length {n_views} (one per view), got {w.shape[0]}")
     for i, wi in enumerate(w.tolist()):
-        check_scalar_param(float(wi), f"view_weights[{i}]", low=0, low_inclusive=False)
-    return w.astype(np.float64)
+        check_real(wi, f"view_weights[{i}]", low=0, low_inclusive=False)
+    return w
+
+
+def _row_sums(W):
+    """Row sums of nonnegative W without overflow: ``(sums, p)`` with true sums ``sums * p``.
+
+    ``p`` is one power of two per row, 1 unless the row's largest entry is extreme.
+    """
+    p = np.array([safe_scale(max_abs(row)) for row in W]) if W.dtype == np.float64 else \
+        np.ones(W.shape[0])
+    if np.all(p == 1.0):
+        return W.sum(axis=1, dtype=np.float64), p
+    return np.array([(row / pi).sum(dtype=np.float64) for row, pi in zip(W, p)]), p
 
 
 def _cross_penalty(beta, gamma, w):
@@ -272,7 +282,15 @@ def fusion_objective(W, A, S, alpha, beta=1.0, gamma=100.0, view_weights=None):
     Returns
     -------
     float
-        The objective value.
+        The objective value (exactly ``c**2`` times larger for ``c * W, c * A, c * S``).
+
+    Raises
+    ------
+    TypeError
+        If an array is not numeric or a parameter has the wrong type.
+    ValueError
+        If an array has the wrong number of dimensions, NaN/inf, mismatched shapes, or the
+        value overflows float64.
 
     Examples
     --------
@@ -282,18 +300,30 @@ def fusion_objective(W, A, S, alpha, beta=1.0, gamma=100.0, view_weights=None):
     >>> fusion_objective(W, W, 0.5 * W[0], np.array([0.5, 0.5]))  # identical views: J = 0
     0.0
     """
-    W = np.ascontiguousarray(W, dtype=np.float64)
-    A = np.ascontiguousarray(A, dtype=np.float64)
-    S = np.ascontiguousarray(S, dtype=np.float64)
-    alpha = np.asarray(alpha, dtype=np.float64)
+    W = check_array_param(W, "W", ndim=2)
+    A = check_array_param(A, "A", ndim=2)
+    S = check_array_param(S, "S", ndim=1)
+    alpha = check_array_param(alpha, "alpha", ndim=1)
     n_views, n_edges = W.shape
     if A.shape != W.shape or S.shape != (n_edges,) or alpha.shape != (n_views,):
         raise ValueError(
             f"shape mismatch: W {W.shape}, A {A.shape}, S {S.shape}, alpha {alpha.shape}"
         )
+    beta = check_real(beta, "beta", low=0)
+    gamma = check_real(gamma, "gamma", low=0)
     w = _check_view_weights(view_weights, n_views)
-    C = _cross_penalty(float(beta), float(gamma), w)
-    return _objective(A, W - A, S, alpha, C, w)
+    C = _cross_penalty(beta, gamma, w)
+    # J is homogeneous of degree 2 in (W, A, S): evaluate it on exactly rescaled arrays.
+    p = safe_scale(max(max_abs(W), max_abs(A), max_abs(S)))
+    if p != 1.0:
+        W, A, S = W / p, A / p, S / p
+    value = _objective(A, W - A, S, alpha, C, w)
+    with np.errstate(over="ignore"):
+        value = value * p * p
+    if not np.isfinite(value):
+        raise ValueError("the objective overflows float64 for weights of this magnitude "
+                         f"(largest |entry| about {p:.3g}); rescale W, A and S together")
+    return value
 
 
 # --------------------------------------------------------------------------------------------
@@ -437,25 +467,33 @@ def consistent_graph_fusion(W, *, beta=1.0, gamma=100.0, view_weights=None, max_
     """
     W = _check_weights_matrix(W)
     n_views, n_edges = W.shape
-    beta = check_scalar_param(beta, "beta", low=0)
-    gamma = check_scalar_param(gamma, "gamma", low=0)
-    max_iter = check_scalar_param(max_iter, "max_iter", kind="int", low=1)
-    dca_iter = check_scalar_param(dca_iter, "dca_iter", kind="int", low=1)
-    min_iter = check_scalar_param(min_iter, "min_iter", kind="int", low=1)
-    rel_tol = check_scalar_param(rel_tol, "rel_tol", low=0)
-    qp_tol = check_scalar_param(qp_tol, "qp_tol", low=0, low_inclusive=False)
+    beta = check_real(beta, "beta", low=0)
+    gamma = check_real(gamma, "gamma", low=0)
+    max_iter = check_int(max_iter, "max_iter", low=1)
+    dca_iter = check_int(dca_iter, "dca_iter", low=1)
+    min_iter = check_int(min_iter, "min_iter", low=1)
+    rel_tol = check_real(rel_tol, "rel_tol", low=0)
+    qp_tol = check_real(qp_tol, "qp_tol", low=0, low_inclusive=False)
+    parity_mode = check_bool(parity_mode, "parity_mode")
+    verbose = check_bool(verbose, "verbose")
     w = _check_view_weights(view_weights, n_views)
 
-    # Step 0: per-view scaling, each row sums to one.
-    row_sums = W.sum(axis=1, dtype=np.float64)
+    # Step 0: per-view scaling, each row sums to one. Rows of extreme magnitude are first
+    # divided by a power of two p_i (exact), so that their sums cannot overflow.
+    row_sums, p = _row_sums(W)
     for i, s in enumerate(row_sums):
         if not s > 0:
             raise ValueError(f"view {i}: all edge weights are zero; every view needs a positive sum")
-        if not np.isfinite(s):
+        if not np.isfinite(s):  # pragma: no cover - excluded by the rescaling
             raise ValueError(f"view {i}: the edge weights overflow when summed")
-    scales = 1.0 / row_sums
     dtype = W.dtype
-    W = np.ascontiguousarray(W * scales[:, None].astype(dtype))
+    if np.all(p == 1.0):
+        scales = 1.0 / row_sums
+        W = np.ascontiguousarray(W * scales[:, None].astype(dtype))
+    else:
+        W = np.ascontiguousarray((W / p[:, None].astype(dtype)) * (1.0 / row_sums)[:, None])
+        with np.errstate(over="ignore", under="ignore"):
+            scales = 1.0 / (row_sums * p)
     C = _cross_penalty(beta, gamma, w)
 
     # Step 1: initialisation (alpha uniform after the scaling, A = W, E = 0).

@@ -12,7 +12,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._utils.progress import progress
-from .._utils.validation import check_scalar_param
+from .._utils.validation import check_bool, check_choice, check_int, check_views
+from ._edges import check_metric_list, check_square_view
+from ._scaling import row_safe_scales, scale_rows, scale_view
 
 __all__ = ["knn_union_edges", "view_neighbors", "KNN_METHODS", "APPROXIMATE_THRESHOLD"]
 
@@ -35,6 +37,9 @@ def _normalized_rows(X):
     """
     from sklearn.preprocessing import normalize
 
+    # Cosine ignores each row's scale: rows of extreme magnitude are first divided by a power
+    # of two (exact), so their norms neither overflow nor underflow to zero.
+    X = scale_rows(X, row_safe_scales(X))
     X = normalize(X, norm="l2", copy=True)
     sq = np.asarray(X.multiply(X).sum(axis=1)).ravel() if sp.issparse(X) else (X * X).sum(1)
     zero = np.flatnonzero(sq == 0)
@@ -172,6 +177,8 @@ def view_neighbors(X, n_neighbors, metric="sqeuclidean", *, knn="auto", random_s
             return _sparse_square_topk(X, k, largest)
         idx = _dense_square_topk(X, k, largest)
     else:
+        if metric == "sqeuclidean":
+            X, _ = scale_view(X)  # exact power of two: the neighbour ranking is unchanged
         approximate = knn == "approximate" or (knn == "auto" and n > APPROXIMATE_THRESHOLD)
         if approximate:
             idx = _approximate_features(X, k, metric, random_state, verbose)
@@ -191,8 +198,9 @@ def knn_union_edges(views, n_neighbors, metric="sqeuclidean", *, knn="auto", ran
 
     Parameters
     ----------
-    views : list of ndarray or sparse matrix, each with n rows
-        Validated views (see :func:`normgraph._utils.validation.check_views`).
+    views : list of array-like or sparse matrix, each with n rows
+        The views (any SciPy sparse format; validated here: same number of rows, finite,
+        numeric, 2-D).
     n_neighbors : int
         k, with 1 <= k < n.
     metric : str or list of str, default="sqeuclidean"
@@ -217,6 +225,15 @@ def knn_union_edges(views, n_neighbors, metric="sqeuclidean", *, knn="auto", ran
         The edges, sorted row-major (by p, then q), unique, with p != q.
         n * k <= m <= V * n * k.
 
+    Raises
+    ------
+    TypeError
+        If ``views`` is not a list of numeric arrays or a parameter has the wrong type.
+    ValueError
+        If the views differ in length, are not 2-D, are empty or have NaN/inf, a precomputed
+        view is not a nonnegative (n, n) matrix, ``n_neighbors`` is not in ``[1, n)``, or a
+        metric or ``knn`` is unknown.
+
     Notes
     -----
     When duplicate samples tie at distance 0, which of them counts as "the node itself" is
@@ -233,19 +250,24 @@ def knn_union_edges(views, n_neighbors, metric="sqeuclidean", *, knn="auto", ran
     >>> [(int(p), int(q)) for p, q in zip(rows, cols)]
     [(0, 1), (1, 0), (1, 2), (2, 1), (3, 2)]
     """
-    from sklearn.utils import check_random_state
-
-    if not isinstance(views, (list, tuple)) or len(views) == 0:
-        raise ValueError("views must be a non-empty list of arrays")
+    views = check_views(views, accept_sparse=True, dtype=np.float64)
     n = views[0].shape[0]
-    k = check_scalar_param(n_neighbors, "n_neighbors", kind="int", low=1)
+    k = check_int(n_neighbors, "n_neighbors", low=1)
     if k >= n:
         raise ValueError(f"n_samples = {n} must be greater than n_neighbors = {k}")
-    metrics = [metric] * len(views) if isinstance(metric, str) else list(metric)
-    if len(metrics) != len(views):
-        raise ValueError(f"got {len(metrics)} metrics for {len(views)} views")
-    if knn not in KNN_METHODS:
-        raise ValueError(f"knn must be one of {KNN_METHODS}, got {knn!r}")
+    metrics = check_metric_list(metric, len(views))
+    for i, (X, met) in enumerate(zip(views, metrics)):
+        check_square_view(X, met, f"view {i}")
+    check_choice(knn, "knn", KNN_METHODS)
+    check_bool(verbose, "verbose")
+    return union_edges(views, k, metrics, knn=knn, random_state=random_state, verbose=verbose)
+
+
+def union_edges(views, k, metrics, *, knn="auto", random_state=None, verbose=False):
+    """:func:`knn_union_edges` on validated views, a checked k and one metric per view."""
+    from sklearn.utils import check_random_state
+
+    n = views[0].shape[0]
     # None stays None: unseeded NN-descent runs in parallel.
     rng = None if random_state is None else check_random_state(random_state)
 

@@ -108,5 +108,5 @@ def test_bad_edge_lists():
         view_edge_weights(X, [0], [3])
     with pytest.raises(ValueError, match="same length"):
         view_edge_weights(X, [0, 1], [1])
-    with pytest.raises(ValueError, match="unknown metric"):
+    with pytest.raises(ValueError, match="metric must be one of"):
         view_edge_weights(X, [0], [1], "manhattan")

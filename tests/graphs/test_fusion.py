@@ -670,7 +670,7 @@ def test_wrong_shape_raises(W):
 
 
 def test_non_numeric_raises():
-    with pytest.raises(TypeError, match="real-valued"):
+    with pytest.raises(TypeError, match="W must hold real numbers"):
         consistent_graph_fusion(np.array([["a", "b"]]))
 
 
