@@ -16,9 +16,12 @@ pairs of samples placed in the same cluster.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from sklearn.metrics.cluster import contingency_matrix
+
+from normgraph._utils.validation import check_choice
 
 __all__ = [
     "clustering_accuracy",
@@ -32,28 +35,49 @@ __all__ = [
 _AVERAGE_METHODS = ("min", "geometric", "arithmetic", "max")
 
 
+# Label dtypes: bool, integers, floats, strings, and objects (e.g. Python strings).
+_LABEL_KINDS = "biufUSO"
+
+
+def _check_labeling(y, name):
+    if y is None or isinstance(y, (str, bytes)) or sp.issparse(y):
+        raise TypeError(f"{name} must be a 1-D sequence of labels, got {type(y).__name__}")
+    try:
+        arr = np.asarray(y)
+    except (ValueError, TypeError) as exc:  # ragged nested sequences
+        raise TypeError(f"{name} could not be read as a 1-D sequence of labels: {exc}") from None
+    if arr.dtype.kind not in _LABEL_KINDS:
+        raise TypeError(f"{name} must hold integer, float or string labels, got dtype {arr.dtype}")
+    if arr.ndim == 0:
+        raise TypeError(f"{name} must be a 1-D sequence of labels, got the scalar {y!r}")
+    if arr.ndim != 1:
+        raise ValueError(
+            f"{name} must be a 1-D sequence of labels, got an array of shape {arr.shape}"
+        )
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty; need at least one labelled sample")
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite labels")
+    if arr.dtype.kind == "O":
+        try:
+            np.unique(arr)
+        except TypeError as exc:
+            raise TypeError(f"{name} holds labels that cannot be compared: {exc}") from None
+        if any(isinstance(v, float) and not np.isfinite(v) for v in arr.tolist()):
+            raise ValueError(f"{name} contains NaN or infinite labels")
+    return arr
+
+
 def _check_labelings(y_true, y_pred):
     """Validate two labellings of the same samples and return them as 1-D arrays."""
-    arrays = []
-    for name, y in (("y_true", y_true), ("y_pred", y_pred)):
-        if y is None:
-            raise ValueError(f"{name} must be a 1-D sequence of labels, got None")
-        arr = np.asarray(y)
-        if arr.ndim != 1:
-            raise ValueError(
-                f"{name} must be a 1-D sequence of labels, got an array of shape {arr.shape}"
-            )
-        if arr.shape[0] == 0:
-            raise ValueError(f"{name} is empty; need at least one labelled sample")
-        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
-            raise ValueError(f"{name} contains NaN or infinite labels")
-        arrays.append(arr)
-    if arrays[0].shape[0] != arrays[1].shape[0]:
+    y_true = _check_labeling(y_true, "y_true")
+    y_pred = _check_labeling(y_pred, "y_pred")
+    if y_true.shape[0] != y_pred.shape[0]:
         raise ValueError(
-            f"y_true and y_pred have different lengths: {arrays[0].shape[0]} and "
-            f"{arrays[1].shape[0]}"
+            f"y_true and y_pred have different lengths: {y_true.shape[0]} and "
+            f"{y_pred.shape[0]}"
         )
-    return arrays[0], arrays[1]
+    return y_true, y_pred
 
 
 def _contingency(y_true, y_pred):
@@ -63,10 +87,7 @@ def _contingency(y_true, y_pred):
 
 
 def _check_average_method(average_method):
-    if average_method not in _AVERAGE_METHODS:
-        raise ValueError(
-            f"average_method must be one of {_AVERAGE_METHODS}, got {average_method!r}"
-        )
+    check_choice(average_method, "average_method", _AVERAGE_METHODS)
 
 
 def _accuracy_from_contingency(M):

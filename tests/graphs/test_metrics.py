@@ -182,17 +182,20 @@ def test_metrics_invariant_to_cluster_renaming(pair, perm):
      clustering_report],
 )
 @pytest.mark.parametrize(
-    "y, p, match",
+    "y, p, error, match",
     [
-        ([0, 1, 1], [0, 1], "different lengths"),
-        ([], [], "empty"),
-        ([[0, 1], [1, 0]], [[0, 1], [1, 0]], "1-D"),
-        ([0.0, np.nan], [0, 1], "NaN"),
-        (None, [0, 1], "None"),
+        ([0, 1, 1], [0, 1], ValueError, "different lengths"),
+        ([], [], ValueError, "empty"),
+        ([[0, 1], [1, 0]], [[0, 1], [1, 0]], ValueError, "1-D"),
+        ([0.0, np.nan], [0, 1], ValueError, "NaN"),
+        (np.array([0.0, np.nan], dtype=object), [0, 1], ValueError, "y_true contains NaN"),
+        (None, [0, 1], TypeError, "y_true must be a 1-D sequence of labels, got NoneType"),
+        ([0, 1], 3, TypeError, "y_pred must be a 1-D sequence of labels, got the scalar"),
+        ([0, 1], [1j, 2j], TypeError, "y_pred must hold integer, float or string labels"),
     ],
 )
-def test_bad_labelings_raise(func, y, p, match):
-    with pytest.raises(ValueError, match=match):
+def test_bad_labelings_raise(func, y, p, error, match):
+    with pytest.raises(error, match=match):
         func(y, p)
 
 
