@@ -231,19 +231,29 @@ def _read_npy(path, name):
         raise ValueError(f"{name} {path}: could not read the .npy file ({exc})") from None
 
 
+def _first_line_is_numeric(path, delimiter):
+    """Whether the first line of a text table holds only numbers (else it is a header)."""
+    with open(path, "rb") as fh:
+        first = fh.readline().decode("utf-8", errors="replace").lstrip("\ufeff")
+    fields = first.split(delimiter)
+    try:
+        [float(f) for f in fields]
+    except ValueError:
+        return False
+    return True
+
+
 def _read_text(path, name):
     head = _read_head(path, 4096)
     if b"\x00" in head:
         raise ValueError(f"{name} {path}: is a binary file, not a .npy array or a CSV/text "
                          "table of numbers")
     delimiter = "," if path.suffix.lower() == ".csv" else None
+    skiprows = 0 if _first_line_is_numeric(path, delimiter) else 1  # a header line
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*input contained no data")
         try:
-            try:
-                data = np.loadtxt(path, delimiter=delimiter, ndmin=2)
-            except ValueError:
-                data = np.loadtxt(path, delimiter=delimiter, ndmin=2, skiprows=1)  # a header
+            data = np.loadtxt(path, delimiter=delimiter, ndmin=2, skiprows=skiprows)
         except ValueError as exc:
             raise ValueError(f"{name} {path}: could not read a table of numbers "
                              f"({exc})") from None
