@@ -7,7 +7,7 @@ should grow linearly in the number of edges m and quadratically in the number of
 
 import numpy as np
 
-from normgraph.graphs._fusion import consistent_graph_fusion
+from normgraph.graphs import consistent_graph_fusion
 
 try:  # imported by asv as the package "benchmarks", or run as a script from benchmarks/
     from benchmarks.common import bench_sizes

@@ -8,8 +8,7 @@ strongest (``knn_sparsify``), so ``nnz ~ 2 k n`` after symmetrisation.
 import numpy as np
 import scipy.sparse as sp
 
-from normgraph.graphs._sparsify import knn_sparsify
-from normgraph.graphs._spectral import spectral_clustering_njw, spectral_embedding_njw
+from normgraph.graphs import knn_sparsify, spectral_clustering_njw, spectral_embedding_njw
 
 try:  # imported by asv as the package "benchmarks", or run as a script from benchmarks/
     from benchmarks.common import bench_sizes

@@ -60,7 +60,6 @@ def _one_size(n, k, dtype):
         clustering_accuracy, consistent_graph_fusion, gaussian_from_distance, knn_sparsify,
         knn_union_edges, spectral_clustering_njw, standardize_edges, view_edge_weights,
     )
-    from normgraph.graphs._clusterer import _edges_to_csr
 
     views, y = gaussian_mixture_views(n)
     out = {"n": n}
@@ -80,7 +79,7 @@ def _one_size(n, k, dtype):
     out["iters"] = int(info["n_iter"])
     del A, E, W
     t0 = time.perf_counter()
-    G = knn_sparsify(_edges_to_csr(S, rows, cols, n), k)
+    G = knn_sparsify(sp.csr_matrix((S, (rows, cols)), shape=(n, n)), k)
     labels, _ = spectral_clustering_njw(G, 10, random_state=0)
     out["spectral"] = time.perf_counter() - t0
     out["acc"] = float(clustering_accuracy(y, labels))

@@ -41,22 +41,21 @@ def _fmt(values):
 
 def reproduce(name, fusion, data_home, seeds):
     from normgraph.datasets import load_multiview
-    from normgraph.graphs import MultiViewGraphClusterer, clustering_report
-    from normgraph.graphs import spectral_clustering_njw
+    from normgraph.graphs import (clustering_report, multiview_graph_clustering,
+                                  spectral_clustering_njw)
 
     data = load_multiview(name, data_home=data_home)
-    model = MultiViewGraphClusterer(data.n_clusters, fusion=fusion, metric=data.metric,
-                                    random_state=0)
     t0 = time.perf_counter()
-    model.fit(data.views)
+    result = multiview_graph_clustering(data.views, data.n_clusters, fusion=fusion,
+                                        metric=data.metric, random_state=0)
     fit_s = time.perf_counter() - t0
     scores = {key: [] for key in ("acc", "nmi", "ari", "purity")}
     for seed in range(seeds):
-        labels, _ = spectral_clustering_njw(model.graph_, data.n_clusters, random_state=seed)
+        labels, _ = spectral_clustering_njw(result.graph, data.n_clusters, random_state=seed)
         report = clustering_report(data.target, labels)
         for key in scores:
             scores[key].append(report[key])
-    return model, scores, fit_s
+    return result, scores, fit_s
 
 
 def main(argv=None):
@@ -70,7 +69,7 @@ def main(argv=None):
     rows, misses = [], []
     for name in args.datasets.split(","):
         for fusion in ("similarity", "dissimilarity"):
-            model, s, fit_s = reproduce(name, fusion, args.data_home, args.seeds)
+            result, s, fit_s = reproduce(name, fusion, args.data_home, args.seeds)
             base = BASELINE[name][fusion] if BASELINE[name] else None
             acc, nmi = np.mean(s["acc"]), np.mean(s["nmi"])
             if base is None:
@@ -84,8 +83,8 @@ def main(argv=None):
                 name, "SGF" if fusion == "similarity" else "DGF",
                 _fmt(s["acc"]), "-" if base is None else f"{base[0]:.4f}",
                 _fmt(s["nmi"]), "-" if base is None else f"{base[1]:.4f}",
-                _fmt(s["ari"]), _fmt(s["purity"]), model.n_iter_,
-                " ".join(f"{a:.2f}" for a in model.view_coef_), f"{fit_s:.2f}", verdict,
+                _fmt(s["ari"]), _fmt(s["purity"]), result.n_iter,
+                " ".join(f"{a:.2f}" for a in result.view_coef), f"{fit_s:.2f}", verdict,
             ))
             print(f"  {name} {fusion}: ACC {acc:.4f} NMI {nmi:.4f} ({fit_s:.1f} s)", flush=True)
     print()

@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from normgraph.graphs._fusion import consistent_graph_fusion
+from normgraph.graphs import consistent_graph_fusion
 
 try:
     from benchmarks.common import print_table
