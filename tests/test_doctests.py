@@ -47,6 +47,8 @@ PUBLIC_PACKAGES = [
     "normgraph.graphs",
     "normgraph.norms",
     "normgraph.quant",
+    "normgraph.nn",
+    "normgraph.nn.quant",
 ]
 
 

@@ -1,4 +1,44 @@
-"""Deep models built on normgraph's kernels; needs the ``nn`` extra (torch).
+"""Deep models built on normgraph's kernels (torch; needs the ``nn`` extra).
 
-Nothing is implemented here yet: the ``nn`` issues build on the numeric cores.
+torch is imported only inside :mod:`normgraph.nn`; ``import normgraph`` and the NumPy
+subpackages never import it.
+
+Table of contents
+-----------------
+``_training.py``
+    Training helpers shared by every method family: :class:`LearnableBias`,
+    :class:`DistributionLoss` (knowledge distillation), :func:`linear_lr_lambda`,
+    :func:`bnn_param_groups` (optimizer groups chosen by module type) and
+    :class:`QuantizerBase` (the type those groups recognise as a quantizer).
+:mod:`normgraph.nn.quant`
+    N2UQ (learnable nonuniform thresholds, uniform outputs, generalized STE), the LSQ and
+    PACT/DoReFa baselines, quantized convolutions, integer inference, quantized ResNets.
+
+Examples
+--------
+>>> import torch
+>>> from normgraph.nn import N2UQAct
+>>> N2UQAct(n_bits=2)(torch.tensor([0.2, 0.9, 5.0])) * 1.5
+tensor([0., 1., 3.], grad_fn=<MulBackward0>)
 """
+
+from . import quant
+from ._training import (
+    DistributionLoss,
+    LearnableBias,
+    QuantizerBase,
+    bnn_param_groups,
+    linear_lr_lambda,
+)
+from .quant import *  # noqa: F401,F403  (the public names of normgraph.nn.quant)
+from .quant import __all__ as _quant_all
+
+__all__ = [
+    "quant",
+    "LearnableBias",
+    "DistributionLoss",
+    "linear_lr_lambda",
+    "bnn_param_groups",
+    "QuantizerBase",
+    *_quant_all,
+]
