@@ -37,9 +37,10 @@ def _normalized_rows(X):
     """
     from sklearn.preprocessing import normalize
 
-    # Cosine ignores each row's scale: rows of extreme magnitude are first divided by a power
-    # of two (exact), so their norms neither overflow nor underflow to zero.
-    X = scale_rows(X, row_safe_scales(X))
+    # Cosine ignores each row's scale: every row is first divided by a power of two near its
+    # largest entry (exact), so that no norm overflows, underflows, or falls below the
+    # 10 * eps under which ``normalize`` leaves a row unnormalised.
+    X = scale_rows(X, row_safe_scales(X, always=True))
     X = normalize(X, norm="l2", copy=True)
     sq = np.asarray(X.multiply(X).sum(axis=1)).ravel() if sp.issparse(X) else (X * X).sum(1)
     zero = np.flatnonzero(sq == 0)

@@ -55,8 +55,12 @@ def safe_scale(value, *, even=False):
     return scale
 
 
-def row_safe_scales(X):
+def row_safe_scales(X, *, always=False):
     """Per-row :func:`safe_scale` of the rows' largest absolute entries (dense or CSR).
+
+    With ``always=True`` every nonzero row gets a power of two near its largest entry (for
+    consumers such as scikit-learn's ``normalize``, which treats norms below ``10 * eps`` as
+    zero and would leave tiny rows unnormalised).
 
     Examples
     --------
@@ -73,7 +77,8 @@ def row_safe_scales(X):
             row_max[nonempty] = np.maximum.reduceat(np.abs(X.data), X.indptr[:-1][nonempty])
     else:
         row_max = np.max(np.abs(X), axis=1) if X.shape[1] else np.zeros(X.shape[0])
-    return np.array([safe_scale(v) for v in row_max]) if row_max.size else row_max
+    scale = power_of_two_scale if always else safe_scale
+    return np.array([scale(v) for v in row_max]) if row_max.size else row_max
 
 
 def scale_rows(X, scales):
