@@ -6,7 +6,8 @@ import warnings
 
 import numpy as np
 
-from ._validation import check_n_levels, check_samples
+from .._utils.validation import check_bool, check_choice
+from ._validation import check_level_count, check_n_levels, check_samples, magnitude_scale
 
 __all__ = ["equal_probability_thresholds"]
 
@@ -56,8 +57,12 @@ def equal_probability_thresholds(x, n_levels, method="linear", *, return_levels=
     """
     x, _ = check_samples(x)
     n_levels = check_n_levels(n_levels)
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    method = check_choice(method, "method", _METHODS)
+    return_levels = check_bool(return_levels, "return_levels")
+    # the answer itself has n_levels entries; probabilities, quantile work and bin sums
+    # need a few more arrays of that size
+    check_level_count(n_levels, 6 if return_levels else 4, "n_levels",
+                      "the thresholds and their probabilities")
     probs = np.arange(1, n_levels) / n_levels
     thresholds = np.quantile(x, probs, method=method) if n_levels > 1 else np.empty(0)
     if thresholds.size > 1 and np.any(thresholds[1:] == thresholds[:-1]):
@@ -71,7 +76,9 @@ def equal_probability_thresholds(x, n_levels, method="linear", *, return_levels=
         return thresholds
     cells = np.searchsorted(thresholds, x, side="left")
     counts = np.bincount(cells, minlength=n_levels)
-    sums = np.bincount(cells, weights=x, minlength=n_levels)
+    # bin sums of x divided by a power of two near max |x| (exact): no overflow at 1e300
+    scale = magnitude_scale(np.array([x.min(), x.max()]))
+    sums = np.bincount(cells, weights=x / scale, minlength=n_levels)
     with np.errstate(invalid="ignore", divide="ignore"):
-        levels = sums / counts
+        levels = sums / counts * scale
     return thresholds, levels

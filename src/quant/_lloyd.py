@@ -7,38 +7,35 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from .._utils.validation import check_array_param, check_bool, check_choice, check_int, check_real
 from . import _kernels
-from ._optimal import (
-    _distinct_values,
-    _power_of_two_scale,
-    _prefix_sums,
-    _too_few_values_warning,
-)
-from ._uniform import _partial_moments, _density_mse
-from ._validation import check_n_levels, check_samples
+from ._optimal import _distinct_values, _midpoints, _prefix_sums, _too_few_values_warning
+from ._uniform import _density_mse, _partial_moments, check_density
+from ._validation import check_n_levels, check_samples, magnitude_scale, unscale_mse
 
 __all__ = ["lloyd_max"]
 
 
-def _initial_levels(init, u, cw, L):
+def _check_init(init, L):
+    """``init`` as a validated string or a sorted float64 vector of ``L`` levels."""
+    if isinstance(init, str):
+        return check_choice(init, "init", ("quantile", "uniform"))
+    levels = check_array_param(init, "init", min_size=0)
+    levels = np.sort(levels.ravel())
+    if levels.shape[0] != L:
+        raise ValueError(f"init has {levels.shape[0]} levels, expected n_levels={L}")
+    return levels
+
+
+def _initial_levels(init, u, cw, L, scale):
     if isinstance(init, str):
         if init == "quantile":
             # weighted (i + 1/2) / L quantiles of the distinct values
             cum = np.cumsum(cw)
             pos = np.searchsorted(cum, (np.arange(L) + 0.5) / L * cum[-1], side="left")
             return u[np.minimum(pos, u.shape[0] - 1)].astype(np.float64)
-        if init == "uniform":
-            return u[0] + (np.arange(L) + 0.5) * (u[-1] - u[0]) / L
-        raise ValueError(f"init must be 'quantile', 'uniform' or an array of levels, got {init!r}")
-    levels = np.asarray(init)
-    if levels.dtype.kind not in "biuf":
-        raise TypeError(f"init levels must be real numbers, got dtype {levels.dtype}")
-    levels = np.sort(np.asarray(levels, dtype=np.float64).ravel())
-    if levels.shape[0] != L:
-        raise ValueError(f"init has {levels.shape[0]} levels, expected n_levels={L}")
-    if not np.isfinite(levels).all():
-        raise ValueError("init levels contain NaN or infinity")
-    return levels
+        return u[0] + (np.arange(L) + 0.5) * (u[-1] - u[0]) / L
+    return init / scale
 
 
 def lloyd_max(x, n_levels, *, init="quantile", max_iter=300, tol=1e-10, sample_weight=None,
@@ -99,14 +96,12 @@ def lloyd_max(x, n_levels, *, init="quantile", max_iter=300, tol=1e-10, sample_w
     array([0.05, 1.05, 5.  ])
     """
     L = check_n_levels(n_levels)
-    if isinstance(max_iter, (bool, np.bool_)) or not isinstance(max_iter, (int, np.integer)) \
-            or max_iter < 1:
-        raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}")
-    if not (isinstance(tol, (int, float, np.floating, np.integer)) and np.isfinite(tol)
-            and tol >= 0):
-        raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
+    max_iter = check_int(max_iter, "max_iter", low=1, high=2**62)
+    tol = check_real(tol, "tol", low=0.0)
+    return_n_iter = check_bool(return_n_iter, "return_n_iter")
+    init = _check_init(init, L)
     if density is not None:
-        result = _lloyd_density(density, L, init, max_iter, float(tol))
+        result = _lloyd_density(density, L, init, max_iter, tol)
         return result if return_n_iter else result[:3]
     if x is None:
         raise ValueError("x is None: pass samples, or a distribution as density=")
@@ -117,43 +112,34 @@ def lloyd_max(x, n_levels, *, init="quantile", max_iter=300, tol=1e-10, sample_w
         if L > n:
             _too_few_values_warning(L, n)
         levels = u.copy()
-        result = levels, 0.5 * (levels[:-1] + levels[1:]), 0.0, 0
+        result = levels, _midpoints(levels), 0.0, 0
         return result if return_n_iter else result[:3]
-    levels = np.ascontiguousarray(_initial_levels(init, u, cw, L))
-    # Iterate on data divided by a power of two near the spread: exact, and the prefix sums
-    # of squares cannot overflow for |x| > 1e154.
-    scale = _power_of_two_scale(float(np.max(np.abs(u - u[n // 2]))))
+    # Iterate on data divided by a power of two near max |x|: exact, and the prefix sums of
+    # squares can neither overflow nor underflow for magnitudes up to 1e+-300.
+    scale = magnitude_scale(u)
     u = u / scale
-    levels /= scale
+    levels = np.ascontiguousarray(_initial_levels(init, u, cw, L, scale))
     mean, S0, S1, S2 = _prefix_sums(u, cw)
     W = S0[-1]
     std = float(np.sqrt(S2[-1] / W))
-    n_iter = _kernels.lloyd_sorted(u, cw, S0, S1, S2, mean, levels, int(max_iter),
-                                   float(tol) * std)
+    n_iter = _kernels.lloyd_sorted(u, cw, S0, S1, S2, mean, levels, max_iter, tol * std)
     if n_iter > max_iter:
         warnings.warn(f"lloyd_max did not converge in max_iter={max_iter} iterations; "
                       "increase max_iter or tol", ConvergenceWarning, stacklevel=2)
     bounds = np.empty(L + 1, dtype=np.int64)
     _kernels.cell_bounds(u, levels, bounds)
-    mse = _kernels.levels_sse(S0, S1, S2, mean, levels, bounds) / W
+    mse = unscale_mse(_kernels.levels_sse(S0, S1, S2, mean, levels, bounds) / W, scale)
     levels *= scale
-    result = (levels, 0.5 * (levels[:-1] + levels[1:]), float(mse) * scale * scale,
-              min(int(n_iter), int(max_iter)))
+    result = (levels, _midpoints(levels), mse, min(int(n_iter), max_iter))
     return result if return_n_iter else result[:3]
 
 
 def _lloyd_density(dist, L, init, max_iter, tol):
-    if not hasattr(dist, "cdf") or not hasattr(dist, "ppf"):
-        raise TypeError("density must be a frozen scipy.stats distribution")
+    std = check_density(dist)
     if isinstance(init, str):
-        if init not in ("quantile", "uniform"):
-            raise ValueError(f"init must be 'quantile', 'uniform' or levels, got {init!r}")
         levels = np.asarray(dist.ppf((np.arange(L) + 0.5) / L), dtype=np.float64)
     else:
-        levels = np.sort(np.asarray(init, dtype=np.float64).ravel())
-        if levels.shape[0] != L:
-            raise ValueError(f"init has {levels.shape[0]} levels, expected n_levels={L}")
-    std = float(dist.std())
+        levels = init
     converged = False
     cache = {}
     omega = 1.0
@@ -182,4 +168,7 @@ def _lloyd_density(dist, L, init, max_iter, tol):
         warnings.warn(f"lloyd_max did not converge in max_iter={max_iter} iterations",
                       ConvergenceWarning, stacklevel=3)
     mse = float(_density_mse(dist, levels[None, :])[0])
-    return levels, 0.5 * (levels[:-1] + levels[1:]), mse, n_iter
+    if not (np.isfinite(mse) and np.isfinite(levels).all()):
+        raise ValueError("density: the Lloyd-Max iteration left the float64 range (levels "
+                         f"{levels}, error {mse}); rescale the distribution")
+    return levels, _midpoints(levels), mse, n_iter

@@ -24,11 +24,10 @@ gradient is that of ``W / s_c`` with ``s_c`` held constant.
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from .._utils.validation import check_scalar_param
+from .._utils.numeric import max_abs
+from .._utils.validation import check_int, check_numeric_dtype, check_real
 from . import _n2uq_kernels as _k
 from ._validation import check_n_bits
 
@@ -44,13 +43,21 @@ __all__ = [
 # --------------------------------------------------------------------------- validation
 def _as_real_array(values, name):
     """Float64 C-contiguous copy-if-needed of a real, finite array of any shape."""
-    arr = np.asarray(values)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    arr = np.asarray(arr, dtype=np.float64, order="C")  # keeps 0-d arrays 0-d
+    if values is None or isinstance(values, (str, bytes)):
+        raise TypeError(f"{name} must be an array of numbers, got {type(values).__name__}")
+    check_numeric_dtype(values, name)
+    arr = np.asarray(values, dtype=np.float64, order="C")  # keeps 0-d arrays 0-d
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or infinite values")
     return arr
+
+
+def _check_input_scale(x, scale1):
+    """Refuse ``scale1 * x`` beyond the float64 range (the kernels form it per sample)."""
+    with np.errstate(over="ignore"):
+        if not np.isfinite(scale1 * max_abs(x)):
+            raise ValueError(f"scale1 * x overflows float64 (scale1={scale1:g}, "
+                             f"max |x|={max_abs(x):g})")
 
 
 class _ActParams:
@@ -60,10 +67,10 @@ class _ActParams:
         self.n_bits = check_n_bits(n_bits)
         self.n_steps = 2**self.n_bits - 1
         self.step = 2.0 / self.n_steps
-        self.start = check_scalar_param(start, "start")
-        self.scale1 = check_scalar_param(scale1, "scale1", low=0.0)
-        self.scale2 = check_scalar_param(scale2, "scale2", low=0.0)
-        self.eps = check_scalar_param(eps, "eps", low=0.0, low_inclusive=False)
+        self.start = check_real(start, "start")
+        self.scale1 = check_real(scale1, "scale1", low=0.0)
+        self.scale2 = check_real(scale2, "scale2", low=0.0)
+        self.eps = check_real(eps, "eps", low=0.0, low_inclusive=False)
         a = _as_real_array(a, "a")
         if a.ndim != 1 or a.shape[0] != self.n_steps:
             raise ValueError(
@@ -75,7 +82,12 @@ class _ActParams:
         self.ahat = np.where(self.active, a, self.eps)
         self.knots = np.empty(self.n_steps + 1)
         self.knots[0] = self.start
-        self.knots[1:] = self.start + np.cumsum(self.ahat)
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.knots[1:] = self.start + np.cumsum(self.ahat)
+        if not np.isfinite(self.knots).all():
+            raise ValueError("start + cumsum(a) (the knots) overflows float64")
+        if not np.isfinite(2.0 * self.scale2):
+            raise ValueError("scale2 is too large: the top output 2 * scale2 overflows")
         self.mids = self.knots[:-1] + 0.5 * self.ahat
         self.breaks = np.empty(2 * self.n_steps + 1)
         self.breaks[0::2] = self.knots
@@ -140,6 +152,7 @@ def n2uq_forward(x, start, a, scale1=1.0, scale2=1.0, n_bits=2, eps=1e-3):
     """
     p = _ActParams(start, a, scale1, scale2, n_bits, eps)
     x = _as_real_array(x, "x")
+    _check_input_scale(x, p.scale1)
     values = (np.arange(p.n_steps + 1) * p.step) * p.scale2
     out = np.empty(x.size)
     _k.n2uq_forward_kernel(x.reshape(-1), p.scale1, p.mids, values, out)
@@ -181,6 +194,7 @@ def n2uq_surrogate(x, start, a, scale1=1.0, scale2=1.0, n_bits=2, eps=1e-3):
     """
     p = _ActParams(start, a, scale1, scale2, n_bits, eps)
     x = _as_real_array(x, "x")
+    _check_input_scale(x, p.scale1)
     out = np.empty(x.size)
     _k.n2uq_surrogate_kernel(x.reshape(-1), p.scale1, p.knots, p.ahat, p.step, p.scale2, out)
     return out.reshape(x.shape)
@@ -240,6 +254,7 @@ def n2uq_backward(grad_out, x, start, a, scale1=1.0, scale2=1.0, n_bits=2, eps=1
     """
     p = _ActParams(start, a, scale1, scale2, n_bits, eps)
     x = _as_real_array(x, "x")
+    _check_input_scale(x, p.scale1)
     grad_out = _as_real_array(grad_out, "grad_out")
     if grad_out.shape != x.shape:
         raise ValueError(
@@ -247,7 +262,7 @@ def n2uq_backward(grad_out, x, start, a, scale1=1.0, scale2=1.0, n_bits=2, eps=1
         )
     slope_clip = 0.0
     if grad_clip is not None:
-        slope_clip = check_scalar_param(grad_clip, "grad_clip", low=0.0, low_inclusive=False)
+        slope_clip = check_real(grad_clip, "grad_clip", low=0.0, low_inclusive=False)
     grad_x = np.empty(x.size)
     seg_sum = np.zeros(p.n_steps)
     seg_lin = np.zeros(p.n_steps)
@@ -275,15 +290,21 @@ def _weight_scale(W, n_bits, axis):
         raise ValueError("W must have at least one dimension (the output-channel axis)")
     if W.size == 0:
         raise ValueError(f"W is empty (shape {W.shape})")
-    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, numbers.Integral):
-        raise TypeError(f"axis must be an integer, got {axis!r}")
+    axis = check_int(axis, "axis")
     if not -W.ndim <= axis < W.ndim:
         raise ValueError(f"axis {axis} is out of range for W with {W.ndim} dimension(s)")
-    axis = int(axis) % W.ndim
+    axis = axis % W.ndim
     n_levels = 2**n_bits
     gamma = (n_levels - 1) / 2 ** (n_bits - 1)
     reduce_axes = tuple(i for i in range(W.ndim) if i != axis)
-    scale = gamma * np.abs(W).mean(axis=reduce_axes) if reduce_axes else gamma * np.abs(W)
+    if reduce_axes:
+        # mean |W_c| of each channel divided by a power of two near its own largest entry
+        # (exact): no overflowing sum at 1e300, no channel flushed to zero by another's scale
+        A = np.abs(W)
+        p = np.ldexp(1.0, np.frexp(A.max(axis=reduce_axes, keepdims=True))[1])
+        scale = gamma * ((A / p).mean(axis=reduce_axes) * p.reshape(-1))
+    else:
+        scale = gamma * np.abs(W)
     shape = [1] * W.ndim
     shape[axis] = W.shape[axis]
     return n_bits, W, scale, scale.reshape(shape)

@@ -7,8 +7,15 @@ import warnings
 
 import numpy as np
 
+from .._utils.validation import check_allocation, check_array_param, check_bool, check_choice
 from . import _kernels
-from ._validation import check_n_levels, check_samples
+from ._validation import (
+    check_level_count,
+    check_n_levels,
+    check_samples,
+    magnitude_scale,
+    unscale_mse,
+)
 
 __all__ = ["optimal_kmeans_1d", "optimal_thresholds_fixed_levels"]
 
@@ -26,11 +33,6 @@ def _distinct_values(x, w):
         return _kernels.compress_sorted(xs, xs[:1], False)
     order = np.argsort(x, kind="stable")
     return _kernels.compress_sorted(x[order], np.ascontiguousarray(w[order]), True)
-
-
-def _power_of_two_scale(value):
-    """2^round(log2(value)) (1 for 0): dividing by it is exact and keeps squares finite."""
-    return float(2.0 ** np.round(np.log2(value))) if value > 0 else 1.0
 
 
 def _prefix_sums(u, cw):
@@ -102,6 +104,11 @@ def _split_low_memory(u, cw, k, code):
     solve(0, u.shape[0] - 1, k)
     mean = float(np.dot(cw, u) / cw.sum())
     return np.asarray(starts, dtype=np.int64), float(np.dot(cw, (u - mean) ** 2))
+
+
+def _midpoints(levels):
+    """Midpoints of adjacent levels, halved first so that none overflows near 1e308."""
+    return 0.5 * levels[:-1] + 0.5 * levels[1:]
 
 
 def _too_few_values_warning(n_levels, n_distinct, stacklevel=3):
@@ -194,57 +201,76 @@ def optimal_kmeans_1d(x, n_levels, *, method="dc", sample_weight=None, return_la
     """
     x, w = check_samples(x, sample_weight=sample_weight)
     k = check_n_levels(n_levels)
-    if method not in _KMEANS_METHODS:
-        raise ValueError(f"method must be one of {sorted(_KMEANS_METHODS)}, got {method!r}")
+    check_choice(method, "method", tuple(_KMEANS_METHODS))
+    return_labels = check_bool(return_labels, "return_labels")
+    low_memory = check_bool(low_memory, "low_memory")
     u, cw = _distinct_values(x, w)
     n = u.shape[0]
+    # The DP runs on u / 2^e with 2^e ~ max |u|: exact (a power of two), so ordinary data
+    # give bit-identical decisions, and squares cannot overflow for |x| > 1e154.
+    scale = magnitude_scale(u)
     if k >= n:
         if k > n:
             _too_few_values_warning(k, n)
         starts = np.arange(n, dtype=np.int64)
     else:
-        # The DP runs on u / 2^e with 2^e ~ the spread: exact (a power of two), so ordinary
-        # data give bit-identical decisions, and squares cannot overflow for |x| > 1e154.
-        scale = _power_of_two_scale(float(np.max(np.abs(u - u[n // 2]))))
         us = u / scale
         if low_memory:
             starts, total_ss = _split_low_memory(us, cw, k, _KMEANS_METHODS[method])
         else:
+            check_allocation(float(k) * n, "n_levels", itemsize=4,
+                             what="the argmin table of the DP (low_memory=True needs O(N))")
             starts, total_ss = _split_direct(us, cw, k, _KMEANS_METHODS[method])
-    # Levels and the error are recomputed directly from the clusters (no prefix-sum
-    # differences): the DP decides the split, plain weighted means report it.
-    wsum = np.add.reduceat(cw, starts)
-    levels = np.add.reduceat(cw * u, starts) / wsum
-    # A mean of values in [a, b] can leave [a, b] by one ulp; keep levels inside their cluster
-    # so that they stay increasing.
-    ends = np.append(starts[1:], n) - 1
-    levels = np.clip(levels, u[starts], u[ends])
-    sizes = np.diff(np.append(starts, n))
-    resid = u - np.repeat(levels, sizes)
-    inertia = float(np.dot(cw, resid * resid))
-    mse = inertia / float(cw.sum())
+    levels, inertia_s = _cluster_means(u, cw, starts, scale)
+    mse = unscale_mse(inertia_s / float(cw.sum()), scale)
     if k < n:
         # Each DP cost is a difference of prefix sums of size up to total_ss: its rounding
         # error is a few ulps of total_ss. When that is not negligible against the optimum
         # the split may be slightly sub-optimal: say so instead of failing silently.
-        slack = 4.0 * k * np.finfo(np.float64).eps * total_ss * scale * scale
-        if slack > 1e-6 * inertia:
+        slack = 4.0 * k * np.finfo(np.float64).eps * total_ss
+        if slack > 1e-6 * inertia_s:
+            s2 = scale * scale
             warnings.warn(
-                f"the optimal squared error ({inertia:.3g}) is within float64 rounding of the "
-                f"prefix sums (total {total_ss:.3g}): the partition may be sub-optimal by up "
-                f"to about {slack:.2g} (clusters far apart relative to their spread)",
-                UserWarning, stacklevel=2)
-    thresholds = 0.5 * (levels[:-1] + levels[1:])
+                f"the optimal squared error ({inertia_s * s2:.3g}) is within float64 rounding "
+                f"of the prefix sums (total {total_ss * s2:.3g}): the partition may be "
+                f"sub-optimal by up to about {slack * s2:.2g} (clusters far apart relative to "
+                "their spread)", UserWarning, stacklevel=2)
+    thresholds = _midpoints(levels)
     if not return_labels:
         return levels, thresholds, mse
+    ends = np.append(starts[1:], n) - 1
     labels = np.searchsorted(u[ends[:-1]], x, side="left").astype(np.int64)
     return levels, thresholds, mse, labels
 
 
+def _cluster_means(u, cw, starts, scale):
+    """Weighted means of the clusters of sorted ``u`` starting at ``starts``, and the
+    weighted sum of squared deviations in units of ``scale`` (squared).
+
+    Levels and the error are computed directly from the clusters (no prefix-sum
+    differences): the DP decides the split, plain weighted means report it. Each cluster is
+    averaged after division by a power of two near its own largest magnitude, so the mean of
+    a cluster of tiny values is exact to its own precision even next to huge ones, and no
+    sum overflows.
+    """
+    n = u.shape[0]
+    ends = np.append(starts[1:], n) - 1
+    sizes = np.diff(np.append(starts, n))
+    big = np.maximum(np.abs(u[starts]), np.abs(u[ends]))
+    cs = np.ldexp(1.0, np.frexp(big)[1])  # per cluster: |u| / cs < 1
+    cs_each = np.repeat(cs, sizes)
+    v = u / cs_each
+    wsum = np.add.reduceat(cw, starts)
+    lev = np.add.reduceat(cw * v, starts) / wsum
+    # A mean of values in [a, b] can leave [a, b] by one ulp; keep levels inside their
+    # cluster so that they stay increasing.
+    lev = np.clip(lev, v[starts], v[ends])
+    levels = lev * cs
+    resid = (v - np.repeat(lev, sizes)) * (cs_each / scale)
+    return levels, float(np.dot(cw, resid * resid))
+
+
 def _evaluate_loss(loss, u, y):
-    if loss == "squared":
-        d = u - y
-        return d * d
     vals = np.asarray(loss(u, y), dtype=np.float64)
     if vals.shape != u.shape:
         vals = np.broadcast_to(vals, u.shape)
@@ -303,28 +329,34 @@ def optimal_thresholds_fixed_levels(x, levels, loss="squared", method="auto", *,
     array([0.5, 1.5])
     """
     x, w = check_samples(x, sample_weight=sample_weight)
-    y = np.asarray(levels)
-    if y.dtype.kind not in "biuf":
-        raise TypeError(f"levels must hold real numbers, got dtype {y.dtype}")
-    y = np.ascontiguousarray(y, dtype=np.float64)
-    if y.ndim != 1 or y.shape[0] < 1:
+    y = check_array_param(levels, "levels", ndim=1, min_size=0)
+    if y.shape[0] < 1:
         raise ValueError("levels must be a non-empty 1-D array")
-    if not np.isfinite(y).all():
-        raise ValueError("levels contain NaN or infinity")
     if y.shape[0] > 1 and not (np.diff(y) > 0).all():
         raise ValueError("levels must be strictly increasing")
-    if not (loss == "squared" or callable(loss)):
-        raise ValueError(f"loss must be 'squared' or a callable, got {loss!r}")
-    if method not in ("auto", "dc", "naive"):
-        raise ValueError(f"method must be 'auto', 'dc' or 'naive', got {method!r}")
+    if isinstance(loss, str):
+        check_choice(loss, "loss", ("squared",))
+    elif not callable(loss):
+        raise TypeError(f"loss must be 'squared' or a callable, got {loss!r}")
+    check_choice(method, "method", ("auto", "dc", "naive"))
     k = y.shape[0]
     if k == 1:
         return np.empty(0)
     u, cw = _distinct_values(x, w)
     n = u.shape[0]
+    check_allocation(2.0 * k * (n + 1), "levels", what="the loss and argmin tables of the DP")
     table = np.empty((k, n))
-    for q in range(k):
-        table[q] = _evaluate_loss(loss, u, float(y[q])) * cw
+    if isinstance(loss, str):
+        # squared loss on data and levels divided by one power of two: exact, and the
+        # squares neither overflow nor underflow for magnitudes up to 1e+-300
+        scale = magnitude_scale(np.array([min(u[0], y[0]), max(u[-1], y[-1])]))
+        us, ys = u / scale, y / scale
+        for q in range(k):
+            d = us - ys[q]
+            table[q] = d * d * cw
+    else:
+        for q in range(k):
+            table[q] = _evaluate_loss(loss, u, float(y[q])) * cw
     J = np.empty((k, n + 1), dtype=np.int64)
     _kernels.fixed_levels_dp(table, method == "naive", J)
     # bounds[q] = number of distinct values assigned to levels < q.
@@ -340,10 +372,10 @@ def optimal_thresholds_fixed_levels(x, levels, loss="squared", method="auto", *,
         b = bounds[q]
         lo = u[b - 1] if b > 0 else -np.inf  # largest value mapped below level q
         hi = u[b] if b < n else np.inf  # smallest value mapped to level >= q
-        t = 0.5 * (y[q - 1] + y[q])
+        t = 0.5 * y[q - 1] + 0.5 * y[q]  # halves first: no overflow near 1e308
         if not (lo <= t < hi):
             if np.isfinite(lo) and np.isfinite(hi):
-                t = 0.5 * (lo + hi)
+                t = 0.5 * lo + 0.5 * hi
                 if not t < hi:  # adjacent floats
                     t = lo
             elif np.isfinite(lo):

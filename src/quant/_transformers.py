@@ -13,14 +13,13 @@ stores the learned attributes and encodes/decodes.
 
 from __future__ import annotations
 
-import numbers
 import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from .._utils.validation import check_scalar_param
+from .._utils.validation import check_bool, check_choice, check_int, check_real
 from . import _n2uq_kernels
 from ._lloyd import lloyd_max
 from ._n2uq import _ActParams
@@ -31,24 +30,6 @@ from ._validation import check_n_bits, check_n_levels
 __all__ = ["UniformQuantizer", "LloydMaxQuantizer", "OptimalQuantizer", "N2UQuantizer"]
 
 _OUTPUTS = ("value", "index")
-
-
-def _check_choice(value, name, choices):
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
-    return value
-
-
-def _check_bool(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
-
-
-def _check_positive_int(value, name):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 class _PerFeatureQuantizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -85,7 +66,10 @@ class _PerFeatureQuantizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
         for j in range(X.shape[1]):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                results.append(self._fit_feature(np.ascontiguousarray(X[:, j]), params))
+                try:
+                    results.append(self._fit_feature(np.ascontiguousarray(X[:, j]), params))
+                except ValueError as exc:  # name the feature (e.g. an unrepresentable error)
+                    raise ValueError(f"feature {j}: {exc}") from exc
             for w in caught:  # relay the solver's warnings, naming the feature
                 warnings.warn(f"feature {j}: {w.message}", w.category, stacklevel=2)
             warned.append(bool(caught))
@@ -184,7 +168,7 @@ class _PerFeatureQuantizer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
 
 
 def _check_output(output):
-    return _check_choice(output, "output", _OUTPUTS)
+    return check_choice(output, "output", _OUTPUTS)
 
 
 # ------------------------------------------------------------------------------------- uniform
@@ -250,10 +234,10 @@ class UniformQuantizer(_PerFeatureQuantizer):
     def _check_params(self):
         return dict(
             n_levels=check_n_levels(self.n_levels),
-            mode=_check_choice(self.mode, "mode", ("midrise", "midtread", "affine")),
-            method=_check_choice(self.method, "method", ("grid", "als", "octav")),
+            mode=check_choice(self.mode, "mode", ("midrise", "midtread", "affine")),
+            method=check_choice(self.method, "method", ("grid", "als", "octav")),
             output=_check_output(self.output),
-            symmetric=_check_bool(self.symmetric, "symmetric"),
+            symmetric=check_bool(self.symmetric, "symmetric"),
         )
 
     def _fit_feature(self, x, params):
@@ -346,8 +330,8 @@ class LloydMaxQuantizer(_ThresholdQuantizer):
     def _check_params(self):
         return dict(
             n_levels=check_n_levels(self.n_levels),
-            max_iter=_check_positive_int(self.max_iter, "max_iter"),
-            tol=check_scalar_param(self.tol, "tol", low=0.0),
+            max_iter=check_int(self.max_iter, "max_iter", low=1, high=2**62),
+            tol=check_real(self.tol, "tol", low=0.0),
             output=_check_output(self.output),
         )
 
@@ -417,7 +401,7 @@ class OptimalQuantizer(_ThresholdQuantizer):
     def _check_params(self):
         return dict(
             n_levels=check_n_levels(self.n_levels),
-            method=_check_choice(self.method, "method", ("dc", "smawk", "naive")),
+            method=check_choice(self.method, "method", ("dc", "smawk", "naive")),
             output=_check_output(self.output),
         )
 
@@ -429,7 +413,12 @@ class OptimalQuantizer(_ThresholdQuantizer):
         self.levels_ = [r[0] for r in results]
         self.thresholds_ = [r[1] for r in results]
         self.mse_ = np.array([r[2] for r in results])
-        self.inertia_ = np.array([r[2] * r[3] for r in results])
+        with np.errstate(over="ignore"):
+            self.inertia_ = np.array([r[2] * r[3] for r in results])
+        if not np.isfinite(self.inertia_).all():
+            j = int(np.flatnonzero(~np.isfinite(self.inertia_))[0])
+            raise ValueError(f"feature {j}: the sum of squared errors (mse_ * n_samples) "
+                             "overflows float64; rescale X by a power of two")
 
 
 # ------------------------------------------------------------------------------------- N2UQ
@@ -523,31 +512,33 @@ class N2UQuantizer(_PerFeatureQuantizer):
 
     def _check_params(self):
         n_bits = check_n_bits(self.n_bits)
-        q_low = None if self.q_low is None else check_scalar_param(
+        q_low = None if self.q_low is None else check_real(
             self.q_low, "q_low", low=0.0, high=1.0, high_inclusive=False)
-        q_high = check_scalar_param(self.q_high, "q_high", low=0.0, high=1.0,
-                                    low_inclusive=False)
+        q_high = check_real(self.q_high, "q_high", low=0.0, high=1.0, low_inclusive=False)
         if q_low is not None and not q_low < q_high:
             raise ValueError(f"q_low must be < q_high, got q_low={q_low}, q_high={q_high}")
-        if self.objective is not None and self.objective != "index_mse":
-            raise ValueError(f"objective must be None or 'index_mse', got {self.objective!r}")
+        if self.objective is not None:
+            check_choice(self.objective, "objective", ("index_mse",))
         return dict(
             n_bits=n_bits,
             n_levels=2**n_bits,
             n_steps=2**n_bits - 1,
-            init=_check_choice(self.init, "init", ("quantile", "uniform")),
+            init=check_choice(self.init, "init", ("quantile", "uniform")),
             q_low=q_low,
             q_high=q_high,
-            eps=check_scalar_param(self.eps, "eps", low=0.0, low_inclusive=False),
-            scale1=check_scalar_param(self.scale1, "scale1", low=0.0, low_inclusive=False),
-            scale2=check_scalar_param(self.scale2, "scale2", low=0.0),
+            eps=check_real(self.eps, "eps", low=0.0, low_inclusive=False),
+            scale1=check_real(self.scale1, "scale1", low=0.0, low_inclusive=False),
+            scale2=check_real(self.scale2, "scale2", low=0.0),
             objective=self.objective,
             output=_check_output(self.output),
         )
 
     def _fit_feature(self, x, params):
         L, eps = params["n_steps"], params["eps"]
-        z = params["scale1"] * x
+        with np.errstate(over="ignore"):
+            z = params["scale1"] * x
+        if not np.isfinite(z).all():
+            raise ValueError(f"scale1 * X overflows float64 (scale1={params['scale1']:g})")
         consistent = True
         thresholds = None
         if z.min() == z.max():

@@ -8,9 +8,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._utils.validation import check_bool, check_choice, check_int
 from . import _kernels
-from ._optimal import _distinct_values, _power_of_two_scale, _prefix_sums
-from ._validation import check_n_levels, check_samples
+from ._optimal import _distinct_values, _midpoints, _prefix_sums
+from ._validation import (
+    check_level_count,
+    check_n_levels,
+    check_samples,
+    magnitude_scale,
+    unscale_mse,
+)
 
 __all__ = ["UniformQuant", "uniform_mse_quantizer"]
 
@@ -82,8 +89,7 @@ class UniformQuant:
     @property
     def thresholds(self):
         """The ``n_levels - 1`` decision thresholds (midpoints between levels)."""
-        lv = self.levels
-        return 0.5 * (lv[:-1] + lv[1:])
+        return _midpoints(self.levels)
 
     def index(self, x):
         """Level index in ``0 .. n_levels - 1`` of every sample.
@@ -105,6 +111,46 @@ class UniformQuant:
     def quantize(self, x):
         """Quantized values ``levels[index(x)]``."""
         return self.levels[self.index(x)]
+
+
+def check_density(dist):
+    """Check that ``dist`` is a frozen continuous scipy.stats distribution with a finite,
+    positive standard deviation, and return that standard deviation.
+
+    A density with infinite variance (Cauchy, Student t with ``df <= 2``, Pareto with
+    ``b <= 2``...) has no quantizer with a finite mean squared error, and a discrete one has
+    no density: both are refused rather than answered with NaN or a meaningless error.
+
+    Examples
+    --------
+    >>> from scipy import stats
+    >>> from normgraph.quant._uniform import check_density
+    >>> check_density(stats.norm(scale=2.0))
+    2.0
+    >>> check_density(stats.cauchy())
+    Traceback (most recent call last):
+    ...
+    ValueError: density has an infinite or undefined variance (std nan): no quantizer ...
+    """
+    if not (hasattr(dist, "cdf") and hasattr(dist, "ppf")):
+        raise TypeError(f"density must be a frozen scipy.stats distribution, got {dist!r}")
+    from scipy import stats
+
+    family = getattr(dist, "dist", None)
+    if isinstance(family, stats.rv_discrete):
+        raise ValueError(
+            f"density must be a continuous distribution, got the discrete {family.name!r}: "
+            "quantize its support points as samples instead (x=support, "
+            "sample_weight=pmf(support))")
+    with np.errstate(all="ignore"):
+        std = float(dist.std())
+    if not np.isfinite(std):
+        raise ValueError(
+            f"density has an infinite or undefined variance (std {std}): no quantizer has a "
+            "finite mean squared error under it; quantize samples instead")
+    if not std > 0:
+        raise ValueError("density is degenerate (zero variance)")
+    return std
 
 
 # --------------------------------------------------------------------------------------------
@@ -300,17 +346,19 @@ def uniform_mse_quantizer(x, n_levels, *, symmetric=True, mode="midrise", method
     (1.0, 0.0, array([0., 1., 2., 3.]))
     """
     L = check_n_levels(n_levels)
-    if mode not in _MODES:
-        raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
-    if method not in _METHODS:
-        raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
+    symmetric = check_bool(symmetric, "symmetric")
+    mode = check_choice(mode, "mode", _MODES)
+    method = check_choice(method, "method", _METHODS)
+    refine = check_bool(refine, "refine")
     if mode == "midrise" and L % 2:
         raise ValueError(
             f"mode='midrise' needs an even n_levels (got {L}); use mode='midtread' or 'affine'"
         )
-    if isinstance(n_grid, (bool, np.bool_)) or not isinstance(n_grid, (int, np.integer)) \
-            or n_grid < 2:
-        raise ValueError(f"n_grid must be an integer >= 2, got {n_grid!r}")
+    n_grid = check_int(n_grid, "n_grid", low=2)
+    # The search keeps about six arrays of n_levels entries (codes, levels, cell bounds) and
+    # five of n_grid (steps, their errors and work arrays): refuse what cannot fit.
+    check_level_count(L, 6, "n_levels", "the levels and cells of the step search")
+    check_level_count(n_grid, 5, "n_grid", "the grid of candidate steps")
     free_offset = mode == "affine" or not symmetric
     codes = _codes(mode, L)
     if density is not None:
@@ -326,9 +374,9 @@ def uniform_mse_quantizer(x, n_levels, *, symmetric=True, mode="midrise", method
                          "mode (midrise/midtread with symmetric=True)")
     # Fit on data divided by a power of two near max |x| (exact; the grid is relative to the
     # data's scale anyway) so that squares cannot overflow, then scale the result back.
-    scale = _power_of_two_scale(float(max(abs(u[0]), abs(u[-1]))))
+    scale = magnitude_scale(u)
     q = _fit_samples(u / scale, cw, L, mode, method, free_offset, codes, n_grid, refine)
-    return UniformQuant(q.step * scale, q.offset * scale, q.mse * scale * scale, L, mode)
+    return UniformQuant(q.step * scale, q.offset * scale, unscale_mse(q.mse, scale), L, mode)
 
 
 def _fit_samples(u, cw, L, mode, method, free_offset, codes, n_grid, refine):
@@ -467,8 +515,7 @@ def _fit_free_offset(obj, u, L, codes, method, n_grid, refine):
 def _fit_density(dist, L, mode, method, free_offset, codes, n_grid, refine):
     if free_offset or method != "grid":
         raise ValueError("density= supports the symmetric modes with method='grid' only")
-    if not hasattr(dist, "cdf") or not hasattr(dist, "ppf"):
-        raise TypeError("density must be a frozen scipy.stats distribution")
+    check_density(dist)
     if L == 1:
         return UniformQuant(_constant_step(0.0), 0.0, float(_density_mse(dist, [[0.0]])[0]),
                             L, mode)
@@ -485,4 +532,7 @@ def _fit_density(dist, L, mode, method, free_offset, codes, n_grid, refine):
         return float(f_many([s])[0])
 
     step, mse = _grid_search(f, hi * 1e-4, hi, n_grid, refine, f_many=f_many)
+    if not (np.isfinite(mse) and np.isfinite(step)):
+        raise ValueError(f"density: the mean squared error ({mse}) or the step ({step}) is not "
+                         "representable in float64; rescale the distribution")
     return UniformQuant(float(step), 0.0, float(mse), L, mode)

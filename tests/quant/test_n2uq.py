@@ -273,7 +273,7 @@ def test_shapes_are_preserved():
         (dict(eps=0.0), ValueError),
         (dict(n_bits=0, a=[]), ValueError),
         (dict(n_bits=17), ValueError),
-        (dict(n_bits=2.0), ValueError),
+        (dict(n_bits=2.0), TypeError),  # a non-integer is a type error (one vocabulary)
         (dict(start=np.nan), ValueError),
     ],
 )

@@ -93,9 +93,16 @@ def test_check_samples_rejects_bad_weights(weights, message):
         check_samples([1.0, 2.0], sample_weight=np.array([1j, 1.0]))
 
 
-@pytest.mark.parametrize("bad", [0, -3, 2.5, 2.0, True, "4", None])
-def test_check_n_levels_rejects(bad):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("bad", [0, -3])
+def test_check_n_levels_rejects_bad_values(bad):
+    with pytest.raises(ValueError, match="n_levels must be >= 1"):
+        check_n_levels(bad)
+
+
+@pytest.mark.parametrize("bad", [2.5, 2.0, True, "4", None])
+def test_check_n_levels_rejects_non_integers_with_a_type_error(bad):
+    # one vocabulary with graphs and norms: a wrong type is a TypeError (it was ValueError)
+    with pytest.raises(TypeError, match="n_levels must be an integer"):
         check_n_levels(bad)
 
 
@@ -104,9 +111,15 @@ def test_check_n_levels_and_bits_accept():
     assert check_n_bits(1) == 1 and check_n_bits(16) == 16
 
 
-@pytest.mark.parametrize("bad", [0, 17, -1, 2.0, False, "2"])
-def test_check_n_bits_rejects(bad):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("bad", [0, 17, -1])
+def test_check_n_bits_rejects_bad_values(bad):
+    with pytest.raises(ValueError, match="n_bits"):
+        check_n_bits(bad)
+
+
+@pytest.mark.parametrize("bad", [2.0, False, "2"])
+def test_check_n_bits_rejects_non_integers_with_a_type_error(bad):
+    with pytest.raises(TypeError, match="n_bits must be an integer"):
         check_n_bits(bad)
 
 
@@ -128,9 +141,10 @@ def test_solvers_reject_bad_samples(name, bad, exc):
 
 
 @pytest.mark.parametrize("name", sorted(LEVELED))
-@pytest.mark.parametrize("bad", [0, -1, 2.5, True])
-def test_solvers_reject_bad_n_levels(name, bad):
-    with pytest.raises(ValueError, match="n_levels"):
+@pytest.mark.parametrize("bad, exc", [(0, ValueError), (-1, ValueError), (2.5, TypeError),
+                                      (True, TypeError)])
+def test_solvers_reject_bad_n_levels(name, bad, exc):
+    with pytest.raises(exc, match="n_levels"):
         LEVELED[name](bad)
 
 

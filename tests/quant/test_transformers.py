@@ -325,18 +325,15 @@ def test_bad_data(est, X3):
     "est",
     [
         UniformQuantizer(n_levels=0),
-        UniformQuantizer(n_levels=2.5),
         UniformQuantizer(n_levels=3),          # mid-rise needs an even number of levels
         UniformQuantizer(mode="signed"),
         UniformQuantizer(method="newton"),
         UniformQuantizer(output="codes"),
-        UniformQuantizer(symmetric="no"),
         LloydMaxQuantizer(max_iter=0),
         LloydMaxQuantizer(tol=-1.0),
         OptimalQuantizer(method="kmeans++"),
         N2UQuantizer(n_bits=0),
         N2UQuantizer(n_bits=17),
-        N2UQuantizer(n_bits=2.5),
         N2UQuantizer(init="random"),
         N2UQuantizer(q_low=0.5, q_high=0.4),
         N2UQuantizer(q_high=1.5),
@@ -349,6 +346,27 @@ def test_bad_data(est, X3):
 )
 def test_bad_parameters(est, X3):
     with pytest.raises(ValueError):
+        est.fit(X3[:100])
+
+
+@pytest.mark.parametrize(
+    "est, name",
+    [
+        (UniformQuantizer(n_levels=2.5), "n_levels"),
+        (UniformQuantizer(n_levels=4.0), "n_levels"),
+        (UniformQuantizer(symmetric="no"), "symmetric"),
+        (UniformQuantizer(mode=3), "mode"),
+        (LloydMaxQuantizer(max_iter=2.0), "max_iter"),
+        (LloydMaxQuantizer(tol="small"), "tol"),
+        (OptimalQuantizer(n_levels=True), "n_levels"),
+        (N2UQuantizer(n_bits=2.5), "n_bits"),
+        (N2UQuantizer(eps=None), "eps"),
+    ],
+    ids=lambda v: repr(v) if not isinstance(v, str) else "",
+)
+def test_parameters_of_the_wrong_type_are_type_errors(est, name, X3):
+    # one vocabulary with graphs and norms: a wrong type is a TypeError naming the parameter
+    with pytest.raises(TypeError, match=name):
         est.fit(X3[:100])
 
 
