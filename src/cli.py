@@ -197,7 +197,15 @@ def main(argv=None):
     Returns
     -------
     status : int
-        The exit status (0 on success).
+        The exit status: 0 on success, 2 after a user error (a ``ValueError``,
+        ``TypeError``, ``OSError`` or ``MemoryError`` raised by the command), which is printed
+        as one line on stderr, ``normgraph: error: COMMAND: message``, never a traceback.
+
+    Raises
+    ------
+    SystemExit
+        With status 2 for bad arguments (after one such error line), and 0 for ``--help``
+        and ``--version``, as argparse does.
 
     Examples
     --------
@@ -207,6 +215,8 @@ def main(argv=None):
     3Sources: not found (expected /nonexistent/multiview/3Sources.mat)
     ...
     0
+    >>> main(["quantize", "/nonexistent/x.npy"])  # stderr: normgraph: error: quantize: ...
+    2
     """
     parser = build_parser()
     args = parser.parse_args(argv)

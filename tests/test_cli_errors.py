@@ -265,3 +265,26 @@ def test_installed_console_script(bad, tmp_path):
         pytest.fail("the normgraph console script is not installed beside this Python")
     _assert_one_error_line(*_process(bad(CASES["norms-plot-no-folder"]), tmp_path,
                                      script=script))
+
+
+def test_missing_optional_dependency_drops_only_its_commands(monkeypatch):
+    import importlib
+
+    from normgraph import cli
+
+    real_import = importlib.import_module
+
+    def fake_import(name, *args):
+        if name.endswith("norms._cli"):
+            raise ModuleNotFoundError("No module named 'torch'", name="torch")
+        if name.endswith("quant._cli"):
+            raise ModuleNotFoundError("No module named 'normgraph.quant._gone'",
+                                      name="normgraph.quant._gone")
+        return real_import(name, *args)
+
+    monkeypatch.setattr(cli.importlib, "import_module", fake_import)
+    with pytest.raises(ModuleNotFoundError, match="normgraph.quant._gone"):  # our own bug
+        cli.build_parser()
+    monkeypatch.setattr(cli, "_SUBCOMMAND_PACKAGES", ("graphs", "norms"))
+    sub = next(a for a in cli.build_parser()._actions if a.dest == "command")
+    assert "cluster" in sub.choices and "norms" not in sub.choices
