@@ -116,11 +116,10 @@ def plot_view_coefficients(model_or_alpha, view_names=None, ax=None):
     ax.set_yticklabels(names)
     ax.invert_yaxis()
     top = max(float(a.max()) for a in sets.values())
-    ax.set_xlim(0.0, max(top, 1.0 / n_views) * 1.2)
+    ax.set_xlim(0.0, max(top, 1.0 / n_views) * 1.45)
     ax.set_xlabel("view coefficient")
     ax.set_title("Learned view coefficients", loc="left")
-    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, ncol=len(sets) + 1,
-              frameon=False)
+    ax.legend(loc="best", fontsize=8)
     return ax
 
 
