@@ -226,7 +226,8 @@ def load_multiview_mat(path):
         ``views`` (float64 ndarray or CSR matrix each), ``target`` (0-based int64),
         ``view_names`` (``view0``, ...), ``n_clusters`` (number of distinct labels),
         ``metric`` (``"cosine"`` if any view is sparse, as text views are, else
-        ``"sqeuclidean"``), ``name`` (the file's stem) and ``DESCR``.
+        ``"sqeuclidean"``), ``name`` (the file's stem) and ``DESCR``. NaN or infinite
+        feature values are kept as they are (the estimators refuse them; impute first).
 
     Raises
     ------

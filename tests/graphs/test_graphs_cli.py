@@ -61,4 +61,5 @@ def test_cluster_mat_file_with_sparse_views(tmp_path, capsys):
 def test_cluster_unknown_name_is_a_clean_error(capsys):
     assert main(["cluster", "NoSuchSet"]) == 2
     err = capsys.readouterr().err
+    assert err.startswith("normgraph: error: cluster: ") and err.count("\n") == 1
     assert "neither a data set name" in err and "Traceback" not in err
