@@ -103,6 +103,8 @@ class IntegerConv2d(nn.Module):
 
     def forward(self, x):
         check_input_4d(x)
+        if not bool(torch.isfinite(x).all()):
+            raise ValueError("input contains NaN or infinity, which have no integer code")
         codes = self.act_quant.integer_codes(x)
         acc = integer_conv2d(codes, self.weight_codes.to(x.device), self.stride, self.padding)
         return acc.to(x.dtype) * self.rescale.to(x.device, x.dtype).view(1, -1, 1, 1)

@@ -7,6 +7,7 @@ import math
 import torch
 from torch import nn
 
+from ..._utils.numeric import power_of_two_scale
 from ..._utils.validation import check_bool
 from .._checks import check_layer_bits, check_tensor
 from .._training import QuantizerBase
@@ -64,8 +65,7 @@ def lsq_quantize(v, step, n_bits=2, signed=False, grad_scale=1.0):
     check_tensor(v, "v")
     n_bits = _check_signed_bits(n_bits, check_bool(signed, "signed"), "signed LSQ")
     q_n, q_p = _levels(n_bits, signed)
-    s = step if isinstance(step, torch.Tensor) else torch.tensor(float(step))
-    s = s.to(dtype=v.dtype, device=v.device)
+    s = torch.as_tensor(step, dtype=v.dtype, device=v.device)
     g = float(grad_scale)
     s = (s - s * g).detach() + s * g  # value s, gradient scaled by g
     c = torch.clamp(v / s, -q_n, q_p)
@@ -100,8 +100,16 @@ class _LSQBase(QuantizerBase):
         2.0
         """
         check_tensor(v, "v")
-        m = float(v.detach().abs().double().mean())
-        self.step.fill_(2.0 * m / math.sqrt(self.q_p) if m > 0 else 1.0)
+        v = v.detach().double()
+        scale = power_of_two_scale(float(v.abs().max())) if v.numel() else 1.0
+        m = float((v / scale).abs().mean()) * scale      # no overflow at 1e300 magnitudes
+        if not math.isfinite(m):
+            raise ValueError("v contains NaN or infinity; the LSQ step cannot be initialised")
+        step = 2.0 * m / math.sqrt(self.q_p) if m > 0 else 1.0
+        if step > torch.finfo(self.step.dtype).max:
+            raise ValueError(f"v is too large for a {self.step.dtype} step ({step:.3g}); "
+                             "convert the module to float64 or rescale the input")
+        self.step.fill_(step)
         self.initialized.fill_(True)
         return self
 

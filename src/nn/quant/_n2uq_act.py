@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..._utils.numeric import max_abs, power_of_two_scale
 from ..._utils.validation import check_array_param, check_choice, check_int, check_real
 from .._checks import check_layer_bits, check_tensor
 from .._training import QuantizerBase
@@ -50,6 +51,12 @@ def _count_less(sorted_values, z):
     return torch.searchsorted(sorted_values.contiguous(), z.contiguous(), right=False)
 
 
+def _keep_nan(x, out):
+    """NaN inputs stay NaN (torch semantics) instead of falling silently into a code."""
+    nan = torch.isnan(x)
+    return torch.where(nan, x, out) if bool(nan.any()) else out
+
+
 class N2UQActFunction(torch.autograd.Function):
     """The N2UQ quantizer as an autograd Function with the closed-form G-STE backward.
 
@@ -79,7 +86,7 @@ class N2UQActFunction(torch.autograd.Function):
         index = _count_less(mids, scale1 * x)
         ctx.save_for_backward(x, start, a, scale1, scale2, index.to(torch.uint8))
         ctx.n_bits, ctx.eps, ctx.grad_clip = n_bits, eps, grad_clip
-        return index.to(x.dtype) * (scale2 * step)
+        return _keep_nan(x, index.to(x.dtype) * (scale2 * step))
 
     @staticmethod
     def backward(ctx, grad_out):
@@ -121,13 +128,11 @@ def _prepare(x, start, a, scale1, scale2, n_bits, eps, grad_clip):
         grad_clip = check_real(grad_clip, "grad_clip", low=0.0, low_inclusive=False)
     params = []
     for value, name in ((start, "start"), (scale1, "scale1"), (scale2, "scale2")):
-        t = torch.as_tensor(value).to(dtype=x.dtype, device=x.device) if not isinstance(
-            value, torch.Tensor) else value.to(dtype=x.dtype, device=x.device)
+        t = torch.as_tensor(value, dtype=x.dtype, device=x.device)
         if t.numel() != 1:
             raise ValueError(f"{name} must be a scalar, got shape {tuple(t.shape)}")
         params.append(t.reshape(()))
-    a = a if isinstance(a, torch.Tensor) else torch.as_tensor(a)
-    a = a.to(dtype=x.dtype, device=x.device)
+    a = torch.as_tensor(a, dtype=x.dtype, device=x.device)
     n_steps = 2**n_bits - 1
     if a.shape != (n_steps,):
         raise ValueError(f"a must have shape ({n_steps},) = (2**n_bits - 1,) for n_bits={n_bits}, "
@@ -240,7 +245,7 @@ def n2uq_act_reference(x, start, a, scale1=1.0, scale2=1.0, n_bits=2, eps=1e-3):
     _, ahat, knots, mids = _knots(start, a, eps)
     step = 2.0 / (2**n_bits - 1)
     z = scale1 * x
-    q0 = ((z.unsqueeze(-1) > mids).sum(-1).to(x.dtype) * step).detach()
+    q0 = _keep_nan(x, (z.unsqueeze(-1) > mids).sum(-1).to(x.dtype) * step).detach()
     f = step * torch.clamp((z.unsqueeze(-1) - knots[:-1]) / ahat, 0.0, 1.0).sum(-1)
     return (q0 + f - f.detach()) * scale2
 
@@ -369,12 +374,20 @@ class N2UQAct(QuantizerBase):
         if z.size > max_samples:
             rng = np.random.default_rng(random_state)
             z = z[rng.choice(z.size, size=max_samples, replace=False)]
+        scale = power_of_two_scale(max_abs(z))  # exact rescaling: fit near magnitude 1
+        z = z / scale
         if method == "optimal":
             levels = optimal_kmeans_1d(z, 2**self.n_bits)[0]
             start, a = float(levels[0]), np.diff(levels)
         else:
-            fitted = N2UQuantizer(n_bits=self.n_bits, init=method, eps=self.eps).fit(z[:, None])
+            fitted = N2UQuantizer(n_bits=self.n_bits, init=method, eps=self.eps / scale).fit(
+                z[:, None])
             start, a = float(fitted.start_[0]), fitted.a_[0]
+        start, a = start * scale, a * scale
+        limit = torch.finfo(self.a.dtype).max
+        if abs(start) + float(np.sum(a)) > limit:
+            raise ValueError(f"x is too large for {self.a.dtype} thresholds; convert the module "
+                             "to float64 or rescale the input")
         self.start.fill_(start)
         self.a.copy_(torch.as_tensor(np.maximum(a, self.eps), dtype=self.a.dtype))
         return self

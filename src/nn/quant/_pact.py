@@ -39,10 +39,12 @@ def pact_quantize(x, alpha, n_bits=2):
     """
     check_tensor(x, "x")
     n_steps = 2 ** check_layer_bits(n_bits) - 1
-    a = alpha if isinstance(alpha, torch.Tensor) else torch.tensor(float(alpha))
-    a = a.to(dtype=x.dtype, device=x.device)
-    y = torch.where(x < a, x.clamp(min=0.0), a)
+    a = torch.as_tensor(alpha, dtype=x.dtype, device=x.device)
+    y = torch.where(x < a, torch.where(x >= 0, x, torch.zeros_like(x)), a)
     q = torch.round(y.detach() * (n_steps / a.detach())) * (a.detach() / n_steps)
+    nan = torch.isnan(x)
+    if bool(nan.any()):  # NaN stays NaN (torch semantics), not the clipping level
+        q = torch.where(nan, x.detach(), q)
     return q + (y - y.detach())
 
 
