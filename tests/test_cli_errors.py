@@ -56,6 +56,8 @@ def bad(tmp_path_factory):
     np.save(d / "ok.npy", rng.normal(size=50))
     (d / "truncated.npy").write_bytes((d / "ok.npy").read_bytes()[:200])
     np.save(d / "nan.npy", np.array([1.0, np.nan, 2.0]))
+    np.save(d / "empty.npy", np.zeros((0, 2)))
+    np.save(d / "scalar.npy", np.float64(3.0))
     np.save(d / "object.npy", np.array([{"a": 1}, 2], dtype=object), allow_pickle=True)
     (d / "afile").write_text("not a folder")
     (d / "home" / "multiview").mkdir(parents=True)
@@ -95,6 +97,7 @@ CASES = {
     "cluster-too-many-neighbors": ["cluster", "{d}/ok.mat", "--n-neighbors", "50"],
     "cluster-float-neighbors": ["cluster", "{d}/ok.mat", "--n-neighbors", "2.5"],
     "cluster-bad-metric": ["cluster", "{d}/ok.mat", "--metric", "manhattan"],
+    "cluster-negative-seed": ["cluster", "{d}/ok.mat", "--random-state", "-1"],
     # quantize: unreadable .npy files, unwritable plots, bad arguments
     "quantize-malformed-npy": ["quantize", "{d}/malformed.npy"],
     "quantize-npz-named-npy": ["quantize", "{d}/npz_named.npy"],
@@ -102,6 +105,8 @@ CASES = {
     "quantize-truncated-npy": ["quantize", "{d}/truncated.npy"],
     "quantize-object-npy": ["quantize", "{d}/object.npy"],
     "quantize-nan": ["quantize", "{d}/nan.npy"],
+    "quantize-empty-array": ["quantize", "{d}/empty.npy"],
+    "quantize-0d-array": ["quantize", "{d}/scalar.npy"],
     "quantize-binary-as-table": ["quantize", "{d}/trunc.mat"],
     "quantize-nonexistent": ["quantize", "{d}/missing.npy"],
     "quantize-folder": ["quantize", "{d}"],
@@ -177,6 +182,13 @@ def test_messages_name_the_problem(case, words, bad, capsys):
     _, captured = _run_main(bad(CASES[case]), capsys)
     for word in words:
         assert word in captured.err, captured.err
+
+
+def test_arguments_are_checked_before_the_work(bad, capsys):
+    # a bad seed is refused before the data set is loaded and its summary printed
+    status, captured = _run_main(["cluster", "digits", "--random-state", "-1"], capsys)
+    assert status == 2 and "--random-state must be >= 0" in captured.err
+    assert captured.out == ""
 
 
 def test_plot_path_is_checked_before_the_work(bad, capsys):

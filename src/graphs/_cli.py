@@ -101,6 +101,7 @@ def _cmd_cluster(args):
 
     # Errors are raised, and reported by normgraph.cli.main as one line with exit status 2.
     check_int(args.n_neighbors, "--n-neighbors", low=1)
+    check_int(args.random_state, "--random-state", low=0, high=2**32 - 1)
     data = load_views(args.dataset, data_home=args.data_home)
     fusions = ("similarity", "dissimilarity") if args.fusion == "both" else (args.fusion,)
     n = data.views[0].shape[0]

@@ -58,6 +58,8 @@ def _load_column(path, column):
         data = data[:, None]
     if data.ndim != 2:
         raise ValueError(f"FILE {path} holds a {data.ndim}-D array; expected 1-D or 2-D")
+    if data.shape[0] == 0:
+        raise ValueError(f"FILE {path} holds no samples (array of shape {data.shape})")
     if not 0 <= column < data.shape[1]:
         raise ValueError(f"--column {column} is out of range: {path} has {data.shape[1]} "
                          "column(s)")
