@@ -296,6 +296,8 @@ def test_spectral_bad_sizes(func, value, error):
     ("beta", -1.0, ValueError), ("gamma", "x", TypeError), ("max_iter", 2.0, TypeError),
     ("min_iter", 0, ValueError), ("view_weights", [1.0, 1.0], ValueError),
     ("view_weights", [1.0, np.nan, 1.0], ValueError), ("parity_mode", None, TypeError),
+    # penalties beta * w_i * w_j beyond float64: the objective is not scale-invariant in w
+    ("view_weights", [1e300, 1e300, 1e300], ValueError), ("beta", 1e308, ValueError),
 ])
 def test_fusion_bad_params(name, value, error):
     with pytest.raises(error, match=name.split("_")[0]):

@@ -88,11 +88,25 @@ def _row_sums(W):
 
 
 def _cross_penalty(beta, gamma, w):
-    """C = B o (w w^T) with B_ii = beta, B_ij = gamma (i != j)."""
+    """C = B o (w w^T) with B_ii = beta, B_ij = gamma (i != j).
+
+    The objective is not invariant to the scale of w (its first term is linear in w, its
+    second quadratic), so penalties whose sums overflow float64 cannot be rescaled away:
+    they are refused here, before any kernel runs.
+    """
     n_views = w.shape[0]
     B = np.full((n_views, n_views), gamma, dtype=np.float64)
     np.fill_diagonal(B, beta)
-    return B * np.outer(w, w)
+    with np.errstate(over="ignore", invalid="ignore"):
+        C = B * np.outer(w, w)
+        # J <= sum(w) + sum(C) on scaled views (entries <= 1); leave headroom for the sums.
+        total = 16.0 * (float(np.sum(C)) + float(np.sum(w)))
+    if not np.isfinite(total):
+        raise ValueError(
+            "beta, gamma and view_weights are too large: the penalties beta * w_i * w_j and "
+            "gamma * w_i * w_j overflow float64; use smaller beta, gamma or view_weights"
+        )
+    return C
 
 
 # --------------------------------------------------------------------------------------------
