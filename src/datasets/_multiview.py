@@ -82,6 +82,8 @@ def _read_mat(path):
         raise ValueError(f"{path}: not a MATLAB .mat file (unrecognised or truncated header)")
     try:
         mat = loadmat(path, variable_names=("fea", "gt"))
+    except MemoryError:
+        raise
     except Exception:  # a truncated or corrupt body fails anywhere inside scipy's reader
         raise ValueError(f"{path}: not a readable MATLAB v5 file (truncated or corrupt)") \
             from None

@@ -199,3 +199,16 @@ def test_wide_text_tables_keep_their_first_row(tmp_path_factory, rows, cols, hea
     text = "\n".join(",".join(repr(float(v)) for v in row) for row in x)
     path.write_text((",".join(f"c{j}" for j in range(cols)) + "\n" if header else "") + text)
     np.testing.assert_array_equal(read_array_file(path), x)
+
+
+def test_npy_format_version_2(tmp_path):
+    x = np.arange(6, dtype="<i4").reshape(2, 3)
+    path = tmp_path / "v2.npy"
+    with open(path, "wb") as fh:
+        np.lib.format.write_array_header_2_0(
+            fh, {"descr": "<i4", "fortran_order": False, "shape": (2, 3)})
+        fh.write(x.tobytes())
+    np.testing.assert_array_equal(read_array_file(path), x)
+    path.write_bytes(path.read_bytes()[:-4])  # one element short
+    with pytest.raises(ValueError, match="holds only 20 bytes"):
+        read_array_file(path)
