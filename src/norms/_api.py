@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import numbers
+import math
 
 import numpy as np
 
-from ._lp import conv_fro_norm, conv_lp_norm, select_max_cols, select_max_rows
+from .._utils.numeric import scaled_norm
+from .._utils.validation import check_allocation, check_bool, check_int, check_real
+from ._lp import _cols_select_max, _rows_select_max, conv_fro_norm, conv_lp_norm, fused_max
 from ._patterns import axis_patterns
-from ._result import NormResult
+from ._result import NormResult, safe_scale, unscale
 from ._validation import (
     _is_torch,
     as_float64_array,
@@ -85,6 +87,7 @@ def conv_norm(weight, p=np.inf, input_shape=None, stride=1, padding=0, dilation=
     (4.0, True, (1, 3))
     """
     p = normalize_p(p)
+    return_details = check_bool(return_details, "return_details")
     if p == 2:
         from ._l2 import conv_l2  # the l2 machinery is imported only when asked for
 
@@ -102,7 +105,7 @@ def conv_norm(weight, p=np.inf, input_shape=None, stride=1, padding=0, dilation=
     conv = geom.adjoint_conv() if geom.transposed else geom
     if p == "fro":
         value, method, n_pat = conv_fro_norm(w.astype(np.float64, copy=False), conv), \
-            "frobenius", ()
+            "frobenius", ()  # computed on the weight scaled near 1 and scaled back
     else:
         # rows of the layer are columns of its adjoint: swap the pattern kind when transposed
         kind = "row" if p == np.inf else "col"
@@ -143,20 +146,26 @@ def linear_norm(weight, p=np.inf):
     w = normalize_linear_weight(weight, allow_float32=p in (1, np.inf))
     one = np.ones((1, 1))
     if p == 1:  # a linear layer is a 1x1 conv on a single pixel: same fused kernels
-        return select_max_cols(w.reshape(1, w.shape[0], w.shape[1], 1), one)[0]
+        return fused_max(_cols_select_max, w.reshape(1, w.shape[0], w.shape[1], 1), one,
+                         what="the l1 norm of weight")
     if p == np.inf:
-        return select_max_rows(w.reshape(w.shape[0], w.shape[1], 1), one)[0]
+        return fused_max(_rows_select_max, w.reshape(w.shape[0], w.shape[1], 1), one,
+                         what="the l-inf norm of weight")
     w = w.astype(np.float64, copy=False)
     if p == "fro":
-        return float(np.sqrt(np.sum(w * w)))
+        return float(scaled_norm(w))
     # sigma_1^2 is the top eigenvalue of the smaller Gram matrix: one BLAS-3 product and a
-    # one-eigenvalue LAPACK call instead of a full SVD (minutes for a 4096 x 9216 layer)
+    # one-eigenvalue LAPACK call instead of a full SVD (minutes for a 4096 x 9216 layer);
+    # the weight is brought near 1 by an exact power of two so the squares cannot overflow
     from scipy.linalg import eigh
 
+    scale = safe_scale(w)
+    if scale != 1.0:
+        w = w / scale
     gram = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
     n = gram.shape[0]
     top = eigh(gram, eigvals_only=True, subset_by_index=[n - 1, n - 1])[0]
-    return float(np.sqrt(max(top, 0.0)))
+    return unscale(np.sqrt(max(top, 0.0)), scale, "the l2 norm of weight")
 
 
 def bn_norm(weight, running_var=None, eps=1e-5):
@@ -198,11 +207,7 @@ def bn_norm(weight, running_var=None, eps=1e-5):
         raise ValueError("running_var is required (or pass the BatchNorm module itself)")
     var = as_float64_array(running_var, "running_var").ravel()
     check_finite(var, "running_var")
-    if isinstance(eps, (bool, np.bool_)) or not isinstance(eps, numbers.Real):
-        raise TypeError(f"eps must be a real number, got {eps!r}")
-    eps = float(eps)
-    if not np.isfinite(eps):
-        raise ValueError(f"eps must be finite, got {eps}")
+    eps = check_real(eps, "eps")
     if var.size == 0:
         raise ValueError("running_var is empty")
     denom = var + eps
@@ -217,7 +222,19 @@ def bn_norm(weight, running_var=None, eps=1e-5):
             raise ValueError(
                 f"weight has {gamma.size} channels but running_var has {var.size}"
             )
-    return float(np.max(np.abs(gamma) / np.sqrt(denom)))
+    # |gamma_c| / sqrt(var_c + eps) on mantissas and exponents (frexp/ldexp are exact), so
+    # neither the square root nor the quotient can overflow or underflow on the way
+    g_man, g_exp = np.frexp(np.abs(gamma))
+    d_man, d_exp = np.frexp(denom)
+    odd = d_exp % 2
+    ratio = np.ldexp(g_man / np.sqrt(d_man * (1 + odd)), g_exp - (d_exp - odd) // 2)
+    with np.errstate(over="ignore"):
+        value = float(np.max(ratio))
+    if np.isinf(value):  # only when the true value is beyond the float64 range
+        i = int(np.argmax(ratio))
+        return unscale(g_man[i] / np.sqrt(d_man[i] * (1 + odd[i])), 2.0 ** 1023,
+                       "the norm of the batch norm")  # inf, with a NormOverflowWarning
+    return value
 
 
 def closed_form_is_exact(kernel_size, input_shape, stride=1, padding=0, dilation=1,
@@ -260,9 +277,9 @@ def closed_form_is_exact(kernel_size, input_shape, stride=1, padding=0, dilation
         ks = (kernel_size,)
     if len(ks) not in (1, 2, 3):
         raise ValueError(f"kernel_size must have 1, 2 or 3 entries, got {kernel_size!r}")
-    for k in ks:
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-            raise ValueError(f"kernel_size must hold positive integers, got {kernel_size!r}")
+    ks = tuple(check_int(k, "kernel_size", low=1) for k in ks)
+    check_allocation(math.prod(ks) + 4 * max(ks) ** 2, "kernel_size",
+                     what="the kernel and its incidence matrices")
     _, geom = normalize_conv_args(np.zeros((1, 1) + ks), input_shape, stride, padding,
                                   dilation, 1, padding_mode)
     l1_ok = linf_ok = True

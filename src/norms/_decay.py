@@ -16,8 +16,11 @@ the maximiser. With zero padding this is ``sign(K)`` on the taps of the maximisi
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
+
+from .._utils.numeric import max_abs, power_of_two_scale
 
 __all__ = ["NormDecay", "project_l1_ball"]
 
@@ -25,22 +28,32 @@ __all__ = ["NormDecay", "project_l1_ball"]
 def project_l1_ball(v, radius=1.0):
     """Euclidean projection onto the l1 ball ``{x : ||x||_1 <= radius}`` (exact, by sorting).
 
-    Duchi et al. (2008): sort ``|v|`` decreasingly, find the threshold ``tau`` from the
-    cumulative sums, and soft-threshold: ``x = sign(v) max(|v| - tau, 0)``. Points inside the
-    ball are returned unchanged. ``O(n log n)``.
+    Duchi et al. (2008): sort ``|v|`` decreasingly and soft-threshold,
+    ``x = sign(v) max(|v| - tau, 0)``; points inside the ball are returned unchanged.
+    ``O(n log n)``. The computation is arranged so that it stays exact and feasible at any
+    magnitude of ``v`` and ``radius`` (see ``_project_flat``): the result satisfies
+    ``||x||_1 <= radius`` (summed exactly) and ``x`` is the projection up to rounding.
 
     Parameters
     ----------
     v : array-like or torch.Tensor
-        Any shape; projected as one flattened vector.
+        Any shape; projected as one flattened vector. Real numbers (bool and integers are
+        cast), finite.
     radius : float, default=1.0
-        Non-negative radius.
+        Non-negative finite radius.
 
     Returns
     -------
     x : ndarray or torch.Tensor
         Same shape as ``v`` (a float64 array for array input; for a tensor, a tensor of its
         dtype and device).
+
+    Raises
+    ------
+    TypeError
+        A non-numeric or complex ``v``, a non-real ``radius``.
+    ValueError
+        NaN/inf in ``v``, an empty ``v``, a negative or non-finite ``radius``.
 
     Examples
     --------
@@ -50,13 +63,16 @@ def project_l1_ball(v, radius=1.0):
     array([2., 0., 0.])
     >>> project_l1_ball(np.array([0.5, -0.5]), 2.0)
     array([ 0.5, -0.5])
+    >>> project_l1_ball(np.array([3e300, -1e300]), 2e300) / 1e300
+    array([2., 0.])
     """
+    from .._utils.validation import check_real
     from ._validation import _is_torch, as_float64_array, check_finite
 
-    radius = float(radius)
-    if not np.isfinite(radius) or radius < 0:
-        raise ValueError(f"radius must be a finite number >= 0, got {radius!r}")
+    radius = check_real(radius, "radius", low=0)
     y = as_float64_array(v, "v")
+    if y.size == 0:
+        raise ValueError(f"v is empty (shape {y.shape})")
     check_finite(y, "v")
     x = _project_flat(y.ravel(), radius).reshape(y.shape)
     if _is_torch(v):
@@ -67,17 +83,45 @@ def project_l1_ball(v, radius=1.0):
 
 
 def _project_flat(y, radius):
+    """Projection of a finite vector onto the l1 ball, exact and feasible at any magnitude.
+
+    With ``u`` the sorted ``|y|`` (decreasing), the support size is
+    ``rho = max{i : D_i < r}`` with ``D_i = sum_{j <= i} (u_j - u_i)``, and the kept entries
+    are ``x_i = (u_i - u_rho) + (r - D_rho) / rho``. ``D`` is accumulated from the
+    non-negative increments ``i (u_i - u_{i+1})`` on ``|y|`` divided by a power of two near
+    its maximum (no overflow, no cancellation), and every kept quantity is at most ``r``,
+    so nothing overflows in the original units either (nor underflows before the result
+    itself does). A final correction lowers the shared threshold until the exactly summed
+    ``||x||_1`` is at most ``r``.
+    """
     a = np.abs(y)
-    if a.sum() <= radius:
-        return y.copy()
+    scale = power_of_two_scale(max_abs(a))
+    u_all = a / scale  # exact
+    with np.errstate(over="ignore"):
+        total = float(np.sum(u_all)) * scale
+        if abs(total - radius) <= 1e-12 * radius:  # too close to call: sum exactly
+            total = math.fsum(u_all.tolist()) * scale
+    if total <= radius:
+        return y + 0.0
     if radius == 0.0:
         return np.zeros_like(y)
-    u = np.sort(a)[::-1]
-    css = np.cumsum(u)
-    i = np.arange(1, u.size + 1)
-    rho = int(np.nonzero(u - (css - radius) / i > 0)[0][-1]) + 1
-    tau = (css[rho - 1] - radius) / rho
-    return np.sign(y) * np.maximum(a - tau, 0.0) + 0.0  # + 0.0: no negative zeros
+    order = np.argsort(-u_all, kind="stable")
+    u = u_all[order]
+    D = np.concatenate(([0.0], np.cumsum(np.arange(1, u.size) * (u[:-1] - u[1:]))))
+    with np.errstate(over="ignore"):
+        rho = int(np.searchsorted(D * scale, radius, side="left"))  # D_i * scale < r
+    rho = max(rho, 1)
+    d = (u[:rho] - u[rho - 1]) * scale  # <= D_rho < r: no overflow
+    shift = (radius - D[rho - 1] * scale) / rho
+    kept = np.maximum(d + shift, 0.0)
+    for _ in range(4):  # exact-sum feasibility: lower the threshold by the excess
+        excess = math.fsum(kept.tolist()) - radius
+        if excess <= 0.0:
+            break
+        kept = np.maximum(kept - np.nextafter(excess / rho, np.inf), 0.0)
+    x = np.zeros_like(y)
+    x[order[:rho]] = np.copysign(kept, y[order[:rho]])
+    return x + 0.0  # no negative zeros
 
 
 # ----------------------------------------------------------------------------------------

@@ -41,11 +41,15 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 
 import numpy as np
 import scipy.sparse as sp
 
-from ._result import NormResult
+from .._utils.numeric import scaled_norm
+from .._utils.validation import check_allocation, check_int, check_real
+from ._patterns import landing_table, pad_multiplicity
+from ._result import NormResult, safe_scale, unscale
 
 __all__ = [
     "conv_l2",
@@ -69,6 +73,10 @@ _BLOCK_CHUNK_ENTRIES = 1 << 22
 # squaring drives the small eigen-directions into subnormal numbers, which are ~100x slower
 # in BLAS; the change (<= 1e-150 per entry) is far below rounding and the 1e-9 margin.
 _FLUSH = 1e-150
+# Gram iterations beyond this cannot change a float64 bound: after t steps the bound is
+# sigma_1 (sum_i (sigma_i / sigma_1)^(2^(t+1)))^(1 / 2^(t+1)), within 2^(-2^(t+1)) of sigma_1
+# relatively once the other ratios vanish; larger t only overflows the exponent 2^t.
+_MAX_GRAM_ITER = 64
 # "auto" adds the spatial Gram bound only for layers with at most this many channels (per
 # group, on the smaller side).
 _AUTO_SPATIAL_MAX_CHANNELS = 32
@@ -82,12 +90,6 @@ def _flush_tiny(G):
 # ----------------------------------------------------------------------------------------
 # the operator itself (for power iteration)
 # ----------------------------------------------------------------------------------------
-def _landing_table(n, m, k, s, d, pl, mode):
-    from ._dense import axis_source_pixels
-
-    return axis_source_pixels(n, m, k, s, d, pl, mode)
-
-
 class _ConvOperator:
     """Matrix-free forward and adjoint of an ordinary (non-transposed) validated conv.
 
@@ -111,7 +113,7 @@ class _ConvOperator:
         self.idx = []
         self.scatter = []
         for t in range(self.D):
-            tab = _landing_table(self.n[t], self.m[t], self.k[t], conv.stride[t],
+            tab = landing_table(self.n[t], self.m[t], self.k[t], conv.stride[t],
                                  conv.dilation[t], conv.padding[t][0], conv.padding_mode)
             idx = tab.ravel().copy()
             idx[idx < 0] = self.n[t]  # the zero slot appended to every axis
@@ -186,18 +188,26 @@ def power_iteration(op, adjoint, shape, n_iter=100, tol=1e-8, random_state=0):
     >>> bool(abs(s - 3.0) < 1e-6 and s <= 3.0 + 1e-12)
     True
     """
-    from ._validation import _check_int
-
-    n_iter = _check_int(n_iter, "n_iter", 1)
-    if not (isinstance(tol, (int, float)) and tol >= 0):
-        raise ValueError(f"tol must be a non-negative number, got {tol!r}")
-    rng = np.random.default_rng(random_state)
-    v = rng.standard_normal(tuple(shape))
+    if not (callable(op) and callable(adjoint)):
+        raise TypeError("op and adjoint must be callables applying T and its transpose")
+    n_iter = check_int(n_iter, "n_iter", low=1)
+    tol = check_real(tol, "tol", low=0)
+    if isinstance(shape, numbers.Integral) and not isinstance(shape, bool):
+        shape = (shape,)
+    if not isinstance(shape, (tuple, list)):
+        raise TypeError(f"shape must be a tuple of ints, got {type(shape).__name__}")
+    shape = tuple(check_int(v, "shape", low=1) for v in shape)
+    check_allocation(4 * math.prod(shape), "shape", what="the power-iteration vectors")
+    try:
+        rng = np.random.default_rng(random_state)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"random_state: {exc}") from None
+    v = rng.standard_normal(shape)
     v /= np.linalg.norm(v)
     best, best_v, prev = 0.0, v, None
     for _ in range(n_iter):
-        tv = op(v)
-        sigma = float(np.linalg.norm(tv))  # ||v|| = 1
+        tv = np.asarray(op(v), dtype=np.float64)
+        sigma = float(scaled_norm(tv))  # ||v|| = 1; no overflow for huge entries
         if sigma > best:
             best, best_v = sigma, v
         if sigma == 0.0:
@@ -205,8 +215,8 @@ def power_iteration(op, adjoint, shape, n_iter=100, tol=1e-8, random_state=0):
         if prev is not None and abs(sigma - prev) <= tol * sigma:
             break
         prev = sigma
-        w = adjoint(tv)
-        nw = np.linalg.norm(w)
+        w = np.asarray(adjoint(tv), dtype=np.float64)
+        nw = float(scaled_norm(w))
         if nw == 0.0 or not np.isfinite(nw):
             break
         v = w / nw
@@ -299,18 +309,34 @@ def gram_bound(blocks, n_iter=6):
     >>> bool(exact <= b <= exact * (1 + 1e-6))
     True
     """
-    from ._validation import _check_int
-
-    n_iter = _check_int(n_iter, "n_iter", 1)
-    blocks = np.asarray(blocks)
-    if blocks.ndim < 2:
-        raise ValueError(f"blocks must have at least 2 dims (..., a, b), got shape {blocks.shape}")
+    n_iter = min(check_int(n_iter, "n_iter", low=1), _MAX_GRAM_ITER)
+    if blocks is None or isinstance(blocks, (str, bytes)):
+        raise TypeError(f"blocks must be an array of matrices, got {type(blocks).__name__}")
+    if hasattr(blocks, "detach"):  # torch tensor
+        blocks = blocks.detach().cpu().numpy()
+    try:
+        blocks = np.asarray(blocks)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"blocks could not be read as a numeric array: {exc}") from None
     if blocks.dtype.kind not in "biufc":
         raise TypeError(f"blocks must be numeric, got dtype {blocks.dtype}")
+    if blocks.ndim < 2:
+        raise ValueError(f"blocks must have at least 2 dims (..., a, b), got shape {blocks.shape}")
     if blocks.size == 0:
         return 0.0
+    if blocks.dtype.kind == "b":
+        blocks = blocks.astype(np.float64)
     if not np.all(np.isfinite(blocks)):
         raise ValueError("blocks contain NaN/inf")
+    # homogeneous: work on blocks brought near 1 by an exact power of two
+    scale = safe_scale(blocks)
+    if scale != 1.0:
+        blocks = blocks / scale
+    return unscale(_gram_bound_unit(blocks, n_iter), scale, "the Gram bound of blocks")
+
+
+def _gram_bound_unit(blocks, n_iter):
+    """``gram_bound`` of validated blocks whose entries are of order 1."""
     best = 0.0
     for B in _chunks(blocks):
         G = _small_side(B.astype(np.complex128 if B.dtype.kind == "c" else np.float64))
@@ -412,19 +438,41 @@ def spatial_gram_bound(weight, n_iter=4, groups=1, *, budget=False):
     >>> round(spatial_gram_bound(k), 12)
     2.0
     """
-    from ._validation import _check_int, as_float64_array, check_finite
+    from .._utils.validation import check_bool
+    from ._validation import as_float64_array, check_finite
 
     w = as_float64_array(weight)
     if w.ndim not in (3, 4, 5):
         raise ValueError(
             f"weight must have 3, 4 or 5 dims for Conv1d/2d/3d, got {w.ndim} dims with shape "
             f"{w.shape}")
+    if w.size == 0:
+        raise ValueError(f"weight is empty (shape {w.shape})")
     check_finite(w)
-    n_iter = _check_int(n_iter, "n_iter", 1)
-    groups = _check_int(groups, "groups", 1)
+    n_iter = min(check_int(n_iter, "n_iter", low=1), _MAX_GRAM_ITER)
+    groups = check_int(groups, "groups", low=1)
+    budget = check_bool(budget, "budget")
     if w.shape[0] % groups:
         raise ValueError(f"groups={groups} does not divide the {w.shape[0]} output channels "
                          f"of the weight of shape {w.shape}")
+    scale = safe_scale(w)
+    bound = _spatial_gram_unit(w / scale if scale != 1.0 else w, n_iter, groups, budget)
+    return unscale(bound, scale, "the spatial Gram bound of weight")
+
+
+def _spatial_gram_items(a, b, k, n_iter):
+    """Array entries the last spatial Gram iteration needs (kernel extent 2^t (k - 1) + 1)."""
+    if all(kt == 1 for kt in k):
+        return 4 * (a * b + a * a)
+    ext = 1
+    for kt in k:
+        L = (kt - 1) * 2 ** (n_iter - 1) + 1
+        ext *= 2 * L - 1
+    return 4 * ext * (a * b + a * a)
+
+
+def _spatial_gram_unit(w, n_iter, groups, budget):
+    """``spatial_gram_bound`` of a validated weight whose entries are of order 1."""
     co_g = w.shape[0] // groups
     best = 0.0
     for gi in range(groups):
@@ -434,6 +482,8 @@ def spatial_gram_bound(weight, n_iter=4, groups=1, *, budget=False):
         t = n_iter
         if budget:
             t = _spatial_affordable_iters(G.shape[0], G.shape[1], G.shape[2:], n_iter)
+        check_allocation(_spatial_gram_items(G.shape[0], G.shape[1], G.shape[2:], t), "n_iter",
+                         itemsize=16, what="the spatial Gram iterates")
         best = max(best, _spatial_gram_group(np.ascontiguousarray(G), t))
     return best
 
@@ -463,17 +513,9 @@ def _exact_circular_blocks(w, conv, full=False):
 
 def _row_multiplicity(n, m, s, pl):
     """Max number of outputs that read the same row of the stride-1 circular layer."""
-    q = np.mod(np.arange(m) * s - pl, n)
-    return int(np.bincount(q, minlength=n).max())
-
-
-def _pad_multiplicity(n, pl, pr, mode):
-    """Max number of copies of one input pixel made by the padding map."""
-    from ._dense import axis_source_pixels
-
-    src = axis_source_pixels(n, n + pl + pr, 1, 1, 1, pl, mode).ravel()
-    src = src[src >= 0]
-    return int(np.bincount(src, minlength=n).max())
+    # o -> (o s - pl) mod n is periodic with period n / gcd(s, n), injective within a period
+    period = n // math.gcd(s, n)
+    return -(-m // period)
 
 
 def _valid_geometry(conv):
@@ -490,19 +532,19 @@ def _gram_upper(w, conv, n_iter):
     if mode == "circular":
         D = conv.ndim
         if _circular_exact_applicable(conv):
-            return gram_bound(_exact_circular_blocks(w, conv), n_iter)
+            return _gram_bound_unit(_exact_circular_blocks(w, conv), n_iter)
         mult = 1
         for t in range(D):
             mult *= _row_multiplicity(conv.input_shape[t], conv.output_shape[t],
                                       conv.stride[t], conv.padding[t][0])
         blocks = _circular_blocks(w, conv.input_shape, (1,) * D, conv.dilation, (0,) * D,
                                   conv.groups)
-        return math.sqrt(mult) * gram_bound(blocks, n_iter)
+        return math.sqrt(mult) * _gram_bound_unit(blocks, n_iter)
     factor = 1.0
     if mode in ("reflect", "replicate"):
         mult = 1
         for n, (pl, pr) in zip(conv.input_shape, conv.padding):
-            mult *= _pad_multiplicity(n, pl, pr, mode)
+            mult *= pad_multiplicity(n, pl, pr, mode)
         factor = math.sqrt(mult)
         conv = _valid_geometry(conv)
     D = conv.ndim
@@ -510,7 +552,7 @@ def _gram_upper(w, conv, n_iter):
                  for n, (pl, pr), d, k in zip(conv.input_shape, conv.padding, conv.dilation,
                                               conv.kernel_size))
     blocks = _circular_blocks(w, grid, (1,) * D, conv.dilation, (0,) * D, conv.groups)
-    return factor * gram_bound(blocks, n_iter)
+    return factor * _gram_bound_unit(blocks, n_iter)
 
 
 def _spatial_upper(w, conv, n_iter, budget):
@@ -519,7 +561,7 @@ def _spatial_upper(w, conv, n_iter, budget):
     if mode in ("reflect", "replicate"):
         mult = 1
         for n, (pl, pr) in zip(conv.input_shape, conv.padding):
-            mult *= _pad_multiplicity(n, pl, pr, mode)
+            mult *= pad_multiplicity(n, pl, pr, mode)
         factor = math.sqrt(mult)
     elif mode == "circular":
         mult = 1
@@ -586,13 +628,42 @@ def conv_l2(weight, geom, *, method="auto", n_iter=6, power_iter=100, groups=Non
     >>> r.exact, r.method, round(r.value, 9)
     (True, 'fft_svd', 3.0)
     """
-    from ._validation import _check_int
+    from .._utils.validation import check_choice
 
-    if method not in L2_METHODS:
-        raise ValueError(f"l2_method must be one of {L2_METHODS}, got {method!r}")
-    n_iter = _check_int(n_iter, "n_iter", 1)
-    power_iter = _check_int(power_iter, "power_iter", 0)
+    check_choice(method, "l2_method", L2_METHODS)
+    n_iter = min(check_int(n_iter, "n_iter", low=1), _MAX_GRAM_ITER)
+    power_iter = check_int(power_iter, "power_iter", low=0)
     w = np.ascontiguousarray(weight, dtype=np.float64)
+    # positively homogeneous: compute on the weight brought near 1 by an exact power of two
+    scale = safe_scale(w)
+    res = _conv_l2_unit(w / scale if scale != 1.0 else w, geom, method, n_iter, power_iter,
+                        groups)
+    return res.scaled(scale, "the l2 norm of weight")
+
+
+def _grid_items(conv, grid):
+    """Array entries of the frequency-domain path on ``grid`` (folded kernel, spectrum, blocks)."""
+    return 6 * conv.out_channels * conv.in_per_group * math.prod(grid)
+
+
+def _power_items(conv):
+    """Array entries of one application of the matrix-free operator and its adjoint."""
+    mk = math.prod(m * k for m, k in zip(conv.output_shape, conv.kernel_size))
+    n = math.prod(v + 1 for v in conv.input_shape)
+    return 3 * (conv.in_channels * mk + conv.out_channels * math.prod(conv.output_shape)
+                + conv.in_channels * n)
+
+
+def _embedding_grid(conv):
+    if conv.padding_mode in ("reflect", "replicate"):
+        conv = _valid_geometry(conv)
+    return tuple(max(n + max(pl, pr), d * (k - 1) + 1)
+                 for n, (pl, pr), d, k in zip(conv.input_shape, conv.padding, conv.dilation,
+                                              conv.kernel_size))
+
+
+def _conv_l2_unit(w, geom, method, n_iter, power_iter, groups):
+    """``conv_l2`` of a weight whose entries are of order 1 (no overflow in squares)."""
     up = 1.0 + _MARGIN
     lo = 1.0 - _MARGIN
 
@@ -609,6 +680,8 @@ def conv_l2(weight, geom, *, method="auto", n_iter=6, power_iter=100, groups=Non
     if np.all(w == 0):
         return NormResult(0.0, 0.0, 0.0, True, "zero")
     exact_ok = not geom.transposed and _circular_exact_applicable(conv)
+    hint = ("; l2_method='spatial_gram' or 'holder' bound the norm in memory independent of "
+            "the input size")
 
     if method == "fft_svd" or (method == "auto" and exact_ok):
         if not exact_ok:
@@ -617,16 +690,30 @@ def conv_l2(weight, geom, *, method="auto", n_iter=6, power_iter=100, groups=Non
                 f"the input size and padding summing to d*(k-1) per axis (got padding_mode="
                 f"{geom.padding_mode!r}, stride {geom.stride}, padding {geom.padding}); use "
                 "l2_method='auto' for certified bounds")
+        check_allocation(_grid_items(conv, conv.input_shape), "input_shape",
+                         what="the FFT of the kernel on the input grid" + hint)
         sigma = _top_singular_value(_exact_circular_blocks(w, conv))
         # exact up to the rounding of an eigensolver (~1e-15 relative): no margin
         return NormResult(sigma, sigma, sigma, True, "fft_svd")
 
+    # the lower bound needs the operator on the whole input: refused when it cannot fit,
+    # except for the size-free upper bounds, which then report lower = 0
+    if method in ("spatial_gram", "holder"):
+        try:
+            check_allocation(_power_items(conv), "input_shape")
+        except ValueError:
+            power_iter = 0
+    else:
+        check_allocation(_power_items(conv), "input_shape",
+                         what="the power-iteration lower bound" + hint)
     lower = _power_lower(w, conv, power_iter) * lo
     if method == "power":
         return NormResult(lower, lower, math.inf, False, "power")
 
     candidates = {}
     if method in ("auto", "gram"):
+        check_allocation(_grid_items(conv, _embedding_grid(conv)), "input_shape",
+                         what="the FFT of the kernel on the input grid" + hint)
         candidates["gram"] = _gram_upper(w, conv, n_iter)
     # The converged spatial bound (infinite grid) is never below the converged frequency bound
     # (a circular grid samples the same symbol), so "auto" uses it only where it is cheap.
@@ -688,6 +775,10 @@ def conv_singular_values(weight, input_shape, stride=1, padding="same", dilation
             f"and whose padding totals d*(k-1) per axis; got input {geom.input_shape}, stride "
             f"{geom.stride}, padding {geom.padding}; use conv_norm(p=2, l2_method='auto') for "
             "certified bounds")
-    blocks = _exact_circular_blocks(w, geom, full=True)
-    sv = np.linalg.svd(blocks, compute_uv=False).ravel()
-    return np.sort(sv)[::-1]
+    check_allocation(_grid_items(geom, geom.input_shape), "input_shape",
+                     what="the FFT of the kernel on the input grid")
+    scale = safe_scale(w)
+    blocks = _exact_circular_blocks(w / scale if scale != 1.0 else w, geom, full=True)
+    sv = np.sort(np.linalg.svd(blocks, compute_uv=False).ravel())[::-1]
+    unscale(sv[0], scale, "the largest singular value of weight")  # refuses an overflow
+    return sv * scale

@@ -26,10 +26,12 @@ from functools import lru_cache
 import numpy as np
 from numba import njit
 
+from .._utils.numeric import max_abs, power_of_two_scale
 from ._patterns import axis_patterns
+from ._result import safe_scale, unscale
 from ._validation import check_finite as _check_finite
 
-__all__ = ["conv_fro_norm", "conv_lp_norm", "select_max_rows", "select_max_cols"]
+__all__ = ["conv_fro_norm", "conv_lp_norm", "fused_max", "select_max_rows", "select_max_cols"]
 
 
 # Reassociation lets LLVM vectorise the |K| reductions (10x on 1x1 convs); no nnan/ninf:
@@ -241,6 +243,31 @@ def _layer_plan(input_shape, output_shape, kernel_size, stride, dilation, pad_le
     return "general", n_patterns, tables
 
 
+def fused_max(kernel, w, *plan, what="the norm of weight"):
+    """Run a fused l1/l-inf kernel on ``w``, safe for any magnitude of the entries.
+
+    The kernels also return ``sum |w|``: when it is finite nothing overflowed (every partial
+    sum is below it) and the result stands. Otherwise ``w`` holds NaN/inf (``ValueError``)
+    or huge entries: the kernel is rerun on ``w`` divided by a power of two near its largest
+    entry (exact) and the result multiplied back. Sums of absolute values never underflow.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from normgraph.norms._lp import _rows_select_max, fused_max
+    >>> w = np.full((1, 2, 1), 1e308)
+    >>> fused_max(_rows_select_max, w / 4, np.ones((1, 1))) == 5e307   # sum |w| overflows
+    True
+    """
+    value, total = kernel(w, *plan)
+    if np.isfinite(total):
+        return float(value)
+    _check_finite(w, "weight")  # raises unless the sum merely overflowed
+    scale = power_of_two_scale(max_abs(w))
+    value, _ = kernel(w / scale, *plan)
+    return unscale(value, scale, what)
+
+
 def conv_lp_norm(w, geom, kind, prune=True, check_finite=False):
     """Exact ``||T||_inf`` (``kind="row"``) or ``||T||_1`` (``kind="col"``) of a non-transposed conv.
 
@@ -258,6 +285,8 @@ def conv_lp_norm(w, geom, kind, prune=True, check_finite=False):
     Returns
     -------
     value : float
+        Exact at any magnitude of the weights (see ``fused_max``); a norm beyond the float64
+        range is ``inf``, with a ``NormOverflowWarning``.
     n_patterns : tuple of int
         Distinct non-empty patterns per axis (before pruning).
 
@@ -273,29 +302,24 @@ def conv_lp_norm(w, geom, kind, prune=True, check_finite=False):
     how, n_patterns, plan = _layer_plan(
         geom.input_shape, geom.output_shape, geom.kernel_size, geom.stride, geom.dilation,
         tuple(p[0] for p in geom.padding), geom.padding_mode, kind, prune)
-    if how == "select":
-        C, J = w.shape[:2]
-        P = plan.shape[0]
-        if kind == "row":
-            value, total = _rows_select_max(w.reshape(C, J, P), plan)
-        else:
-            G = geom.groups
-            value, total = _cols_select_max(w.reshape(G, C // G, J, P), plan)
-        if check_finite and not np.isfinite(total):
-            _check_finite(w, "weight")  # raises unless the sum merely overflowed
-        return float(value), n_patterns
-    if check_finite:
-        _check_finite(w, "weight")
+    what = f"the {'l-inf' if kind == 'row' else 'l1'} norm of weight"
     if how == "zero":
+        if check_finite:
+            _check_finite(w, "weight")
         return 0.0, n_patterns
     C, J = w.shape[:2]
+    G = geom.groups
     P = int(np.prod(geom.kernel_size))
-    if kind == "row":
-        value, _ = _rows_general_max(w.reshape(C, J, P), *plan)
+    if how == "select":
+        if kind == "row":
+            value = fused_max(_rows_select_max, w.reshape(C, J, P), plan, what=what)
+        else:
+            value = fused_max(_cols_select_max, w.reshape(G, C // G, J, P), plan, what=what)
+    elif kind == "row":
+        value = fused_max(_rows_general_max, w.reshape(C, J, P), *plan, what=what)
     else:
-        G = geom.groups
-        value, _ = _cols_general_max(w.reshape(G, C // G, J, P), *plan)
-    return float(value), n_patterns
+        value = fused_max(_cols_general_max, w.reshape(G, C // G, J, P), *plan, what=what)
+    return value, n_patterns
 
 
 def conv_fro_norm(w, geom):
@@ -310,6 +334,9 @@ def conv_fro_norm(w, geom):
     >>> round(conv_fro_norm(w, g) ** 2, 12)
     10.0
     """
+    scale = safe_scale(w)  # homogeneous: squares of extreme entries computed near 1
+    if scale != 1.0:
+        w = w / scale
     D = geom.ndim
     pats = [
         axis_patterns(geom.input_shape[t], geom.output_shape[t], geom.kernel_size[t],
@@ -326,4 +353,4 @@ def conv_fro_norm(w, geom):
             total += cnt * rec(np.tensordot(M, A, axes=([2], [1])), t + 1)
         return total
 
-    return float(np.sqrt(rec(w, 0)))
+    return unscale(np.sqrt(rec(w, 0)), scale, "the Frobenius norm of weight")

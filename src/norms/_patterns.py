@@ -26,7 +26,10 @@ from functools import lru_cache
 import numpy as np
 from numba import njit
 
-__all__ = ["MODE_CODES", "AxisPatterns", "axis_patterns", "landing_table"]
+from .._utils.validation import check_allocation
+
+__all__ = ["MODE_CODES", "AxisPatterns", "axis_patterns", "compress_axis", "landing_table",
+           "pad_multiplicity"]
 
 MODE_CODES = {"zeros": 0, "circular": 1, "reflect": 2, "replicate": 3}
 
@@ -224,6 +227,29 @@ def landing_table(n, m, k, stride, dilation, pad_left, padding_mode):
                           MODE_CODES[padding_mode])
 
 
+def pad_multiplicity(n, pad_left, pad_right, padding_mode):
+    """Largest number of copies of one input pixel made by padding an axis of size ``n``.
+
+    The padding map ``x -> x_padded`` (length ``n + pad_left + pad_right``) copies pixels;
+    its l2 norm is the square root of this count (used by the l2 bounds for
+    reflect/replicate layers). Zero padding copies nothing (count 1).
+
+    Examples
+    --------
+    >>> from normgraph.norms._patterns import pad_multiplicity
+    >>> pad_multiplicity(5, 2, 2, "replicate"), pad_multiplicity(5, 2, 2, "reflect")
+    (3, 3)
+    """
+    if padding_mode == "zeros":
+        return 1
+    if padding_mode == "replicate":
+        return 1 + pad_left + pad_right if n == 1 else 1 + max(pad_left, pad_right)
+    if n > 2 * (pad_left + pad_right) + 2:  # the two borders' copies cannot meet
+        return 1 + int(pad_left > 0 or pad_right > 0)
+    src = landing_table(n, n + pad_left + pad_right, 1, 1, 1, pad_left, padding_mode).ravel()
+    return int(np.bincount(src[src >= 0], minlength=n).max())
+
+
 class AxisPatterns:
     """The distinct row or column patterns of one spatial axis.
 
@@ -256,9 +282,73 @@ class AxisPatterns:
         self.masks = tuple(A.sum(axis=0) for A in self.matrices) if self.selection else None
 
 
+# Axes longer than this are first shortened to an equivalent axis (see ``compress_axis``);
+# smaller ones are processed as they are (a module constant so tests can force compression).
+_COMPRESS_MIN = 256
+# Per-axis sizes and settings above this are refused: the landing arithmetic is int64.
+_MAX_AXIS = 1 << 48
+
+
+def compress_axis(n, m, k, stride, dilation, pad_left, padding_mode):
+    """An equivalent shorter axis ``(n', m', pad_left', j, trimmed)`` with the same patterns.
+
+    The row (column) pattern of an output (input pixel) depends only on its distance to
+    the borders and, in the interior, on its index modulo the stride. Removing ``j``
+    strides from the interior (``n' = n - j s``, ``m' = m - j``) therefore keeps every
+    distinct pattern, as long as both border zones stay separated by a few interior
+    periods; the removed outputs all have the interior row pattern and the removed pixels
+    ``j`` times each interior column pattern (``j`` is returned so counts can be restored).
+    With zero padding, outputs that read only padding (all-zero rows) beyond the first
+    one on each side are dropped too (``trimmed`` of them; they change no pattern).
+    Memory and time then depend on the padding and kernel extent, not on ``n``.
+
+    Examples
+    --------
+    >>> from normgraph.norms._patterns import compress_axis
+    >>> compress_axis(10**9, 10**9, 3, 1, 1, 1, "zeros")[:4]
+    (34, 34, 1, 999999966)
+    """
+    span = dilation * (k - 1)
+    trimmed = 0
+    if padding_mode == "zeros":
+        # outputs o < first read only left padding: o * s - pl + span < 0
+        first = -((span - pad_left) // stride) if pad_left > span else 0
+        drop = max(min(first, m) - 1, 0)  # keep one all-padding output (an empty pattern)
+        pad_left -= drop * stride
+        m -= drop
+        trimmed += drop
+        # outputs o > last read only right padding: o * s - pl > n - 1
+        last = (n - 1 + pad_left) // stride
+        if m - 1 > last + 1:
+            trimmed += m - (last + 2)
+            m = last + 2
+    last = (m - 1) * stride - pad_left  # padded coordinate of the last output's first tap
+    over = max(last + span - (n - 1), 0)  # how far the last output reads past the end
+    left = pad_left + span + stride + over  # pixels that may see the left border (or a wrap)
+    right = max(n - last, 0) + over + span + stride
+    threshold = 2 * (left + right) + 4 * stride + 8
+    j = 0
+    if n > max(threshold, _COMPRESS_MIN):
+        j = min((n - threshold) // stride, m - 1)
+        n -= j * stride
+        m -= j
+    return n, m, pad_left, j, trimmed
+
+
+def _interior_keys(n, m, stride, kind):
+    """Outputs (rows) or pixels (columns) in the middle of a compressed axis."""
+    if kind == "row":
+        return [m // 2]
+    mid = n // 2
+    return [mid + r for r in range(stride)]
+
+
 @lru_cache(maxsize=1024)
 def axis_patterns(n, m, k, stride, dilation, pad_left, padding_mode, kind, prune=True):
     """Distinct row (``kind="row"``) or column (``kind="col"``) patterns of one axis.
+
+    Long axes are first shortened to an equivalent one (``compress_axis``): memory and
+    time depend on the padding, stride and kernel extent, not on the input length.
 
     Parameters
     ----------
@@ -282,13 +372,38 @@ def axis_patterns(n, m, k, stride, dilation, pad_left, padding_mode, kind, prune
     >>> pats = axis_patterns(8, 8, 3, 1, 1, 1, "replicate", "col", prune=False)
     >>> pats.n_distinct, [A.astype(int).tolist() for A in pats.matrices][:2]
     (3, [[[1, 1, 0], [1, 0, 0]], [[1, 0, 0], [0, 1, 0], [0, 0, 1]]])
+    >>> int(axis_patterns(10**9, 10**9, 3, 1, 1, 1, "zeros", "row", prune=False).counts.sum())
+    1000000000
     """
+    n2, m2, pl2, j, trimmed = compress_axis(n, m, k, stride, dilation, pad_left, padding_mode)
+    # what remains is set by the padding (replicate borders repeat, zero pads are trimmed)
+    name = "padding" if pl2 + max((m2 - 1) * stride - pl2 - n2, 0) > n2 // 2 else "input_shape"
+    check_allocation(m2 * k * (k + 40), name, itemsize=1, what="the boundary-class tables")
+    return _axis_patterns(n2, m2, k, stride, dilation, pl2, padding_mode, kind, prune, j,
+                          trimmed)
+
+
+def _axis_patterns(n, m, k, stride, dilation, pad_left, padding_mode, kind, prune, j=0,
+                   trimmed=0):
+    """``axis_patterns`` of an axis as given (no compression); ``j`` restores the counts."""
     table = landing_table(n, m, k, stride, dilation, pad_left, padding_mode)
     e_out, e_pix, bits = _axis_entries(table)
-    keys, n_keys = (e_out, m) if kind == "row" else (e_pix, n)
+    if kind == "row":
+        keys, n_keys, missing = e_out, m, trimmed > 0
+    else:  # only the pixels hit: memory independent of n
+        hit, keys = np.unique(e_pix, return_inverse=True)
+        keys, n_keys, missing = keys.ravel().astype(np.int64), hit.size, hit.size < n
     order, start, pattern_of_key, reps = _unique_patterns(keys, n_keys, bits)
     U = len(reps)
     counts = np.bincount(pattern_of_key[pattern_of_key >= 0], minlength=U).astype(np.int64)
+    if j:
+        for key in _interior_keys(n, m, stride, kind):
+            if kind == "col":  # interior pixels no tap reaches have no pattern
+                pos = int(np.searchsorted(hit, key))
+                if pos == hit.size or hit[pos] != key:
+                    continue
+                key = pos
+            counts[pattern_of_key[key]] += j
     R = np.array([start[q + 1] - start[q] for q in reps], dtype=np.int64)
     rmax = int(R.max()) if U else 0
     G = np.zeros((U, rmax, k), dtype=np.uint8)
@@ -300,4 +415,4 @@ def axis_patterns(n, m, k, stride, dilation, pad_left, padding_mode, kind, prune
     mats = [G[u, : R[u]].astype(np.float64) for u in range(U) if keep[u]]
     for A in mats:
         A.flags.writeable = False
-    return AxisPatterns(mats, counts[keep], U, bool(np.any(pattern_of_key < 0)))
+    return AxisPatterns(mats, counts[keep], U, bool(missing or np.any(pattern_of_key < 0)))

@@ -12,9 +12,12 @@ reported.
 from __future__ import annotations
 
 import itertools
+import math
 import warnings
 
 import numpy as np
+
+from .._utils.numeric import max_abs
 
 __all__ = ["clip_singular_values"]
 
@@ -33,8 +36,13 @@ def _grid_kernel(w, grid, dilation):
     return full
 
 
-def _clip_grid_kernel(full, clip, groups):
-    """Clip the singular values of the circular operator of a full-grid kernel."""
+def _clip_grid_kernel(full, clip, groups, exp_in=0, exp_out=0):
+    """Clip the singular values of the circular operator of a full-grid kernel.
+
+    ``full`` is in units of ``2**exp_in``, ``clip`` in original units; the result is in units
+    of ``2**exp_out``. Exponents are applied with ``ldexp`` (exact, no intermediate overflow),
+    so the weight and the clip level may differ by any factor within the float64 range.
+    """
     D = full.ndim - 2
     axes = tuple(range(2, 2 + D))
     grid = full.shape[2:]
@@ -43,7 +51,9 @@ def _clip_grid_kernel(full, clip, groups):
     freq_shape = spec.shape[2:]
     blocks = np.moveaxis(spec, (0, 1), (-2, -1)).reshape((-1, groups, c_out // groups, cin_g))
     U, S, Vh = np.linalg.svd(blocks, full_matrices=False)
-    blocks = np.matmul(U * np.minimum(S, clip)[..., None, :], Vh)
+    with np.errstate(over="ignore", under="ignore"):
+        kept = np.minimum(np.ldexp(S, exp_in - exp_out), np.ldexp(clip, -exp_out))
+    blocks = np.matmul(U * kept[..., None, :], Vh)
     spec = np.moveaxis(blocks.reshape(freq_shape + (c_out, cin_g)), (-2, -1), (0, 1))
     return np.fft.irfftn(spec, s=grid, axes=axes)
 
@@ -57,9 +67,29 @@ def _crop(full, k, dilation):
 
 def _circular_norm(w, grid, dilation, groups):
     from ._l2 import _circular_blocks, _top_singular_value
+    from ._result import safe_scale, unscale
 
     D = w.ndim - 2
-    return _top_singular_value(_circular_blocks(w, grid, (1,) * D, dilation, (0,) * D, groups))
+    scale = safe_scale(w)
+    sigma = _top_singular_value(_circular_blocks(w / scale, grid, (1,) * D, dilation, (0,) * D,
+                                                 groups))
+    return unscale(sigma, scale, "the circular l2 norm of the clipped weight")
+
+
+def _exponent(value):
+    """``e`` with ``2**e`` the power of two nearest ``value`` (0 for zero or moderate values)."""
+    from ._result import safe_scale
+
+    return int(np.frexp(safe_scale(np.array([value])))[1]) - 1
+
+
+def _svc_round(w, grid, dil, k, clip, groups):
+    """One clip-and-crop round, computed on ``w`` brought near 1 (exact powers of two)."""
+    e_in = _exponent(max_abs(w))
+    e_out = min(e_in, _exponent(clip))  # clipped values are at most clip, the rest below
+    full = _clip_grid_kernel(_grid_kernel(np.ldexp(w, -e_in), grid, dil), clip, groups,
+                             e_in, e_out)
+    return np.ldexp(_crop(full, k, dil), e_out)
 
 
 def clip_singular_values(weight, input_shape, clip=1.0, n_rounds=1, *, dilation=1, groups=1,
@@ -104,14 +134,17 @@ def clip_singular_values(weight, input_shape, clip=1.0, n_rounds=1, *, dilation=
     >>> w2.round(12).tolist(), round(norm, 12)
     ([[[0.0, 1.0, 0.0]]], 1.0)
     """
-    from .._utils.validation import check_scalar_param
-    from ._validation import _check_int, _is_torch, normalize_conv_args
+    from .._utils.validation import check_allocation, check_bool, check_int, check_real
+    from ._validation import _is_torch, normalize_conv_args
 
-    clip = check_scalar_param(clip, "clip", low=0, low_inclusive=False)
-    n_rounds = _check_int(n_rounds, "n_rounds", 1)
+    clip = check_real(clip, "clip", low=0, low_inclusive=False)
+    n_rounds = check_int(n_rounds, "n_rounds", low=1)
+    return_norm = check_bool(return_norm, "return_norm")
     w, geom = normalize_conv_args(weight, input_shape, padding="same", dilation=dilation,
                                   groups=groups)
     grid, dil, k = geom.input_shape, geom.dilation, geom.kernel_size
+    check_allocation(8 * geom.out_channels * geom.in_per_group * math.prod(grid), "input_shape",
+                     what="the kernel on the input grid and its spectrum")
     if any(n < span for n, span in zip(grid, geom.effective_kernel_size)):
         warnings.warn(
             f"input {grid} is smaller than the dilated kernel {geom.effective_kernel_size}: "
@@ -121,8 +154,7 @@ def clip_singular_values(weight, input_shape, clip=1.0, n_rounds=1, *, dilation=
     else:
         out = w
         for _ in range(n_rounds):
-            full = _clip_grid_kernel(_grid_kernel(out, grid, dil), clip, geom.groups)
-            out = _crop(full, k, dil)
+            out = _svc_round(out, grid, dil, k, clip, geom.groups)
     norm = _circular_norm(out, grid, dil, geom.groups)
     if _is_torch(weight):
         import torch

@@ -25,6 +25,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .._utils.validation import check_bool, check_choice, check_int, check_numeric_dtype
+
 __all__ = [
     "ConvGeometry",
     "PADDING_MODES",
@@ -37,6 +39,9 @@ __all__ = [
 ]
 
 PADDING_MODES = ("zeros", "circular", "reflect", "replicate")
+# Largest per-axis size or setting (input length, stride, dilation, padding): the landing
+# arithmetic ``o * s - pl + a * d`` is done in int64.
+MAX_AXIS = 1 << 48
 
 
 class UnsupportedLayerError(ValueError, NotImplementedError):
@@ -179,15 +184,10 @@ def as_float64_array(weight, name="weight", allow_float32=False):
         except (TypeError, RuntimeError):  # bfloat16, float8, ...: no NumPy counterpart
             arr = t.to(dtype=torch.float64).numpy()
     else:
-        try:
-            arr = np.asarray(weight)
-        except Exception as exc:  # ragged lists and the like
-            raise TypeError(f"{name} could not be read as a numeric array: {exc}") from exc
-        kind = arr.dtype.kind
-        if kind == "c":
-            raise TypeError(f"{name} has complex dtype {arr.dtype}; pass real-valued weights")
-        if kind not in "biuf":
-            raise TypeError(f"{name} has non-numeric dtype {arr.dtype}")
+        if weight is None or isinstance(weight, (str, bytes)):
+            raise TypeError(f"{name} must be an array or tensor, got {type(weight).__name__}")
+        check_numeric_dtype(weight, name)  # complex, object, strings: TypeError naming it
+        arr = np.asarray(weight)
     if allow_float32 and arr.dtype == np.float32:
         return np.ascontiguousarray(arr)
     return np.ascontiguousarray(arr, dtype=np.float64)
@@ -242,22 +242,13 @@ def normalize_p(p, allowed=(1, 2, np.inf, "fro")):
     return q
 
 
-def _check_int(value, name, low):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    value = int(value)
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return value
-
-
 def _per_axis(value, name, D, low):
     if isinstance(value, (tuple, list, np.ndarray)):
         value = tuple(value)
         if len(value) != D:
             raise ValueError(f"{name} must be an int or a tuple of {D} ints, got {value!r}")
-        return tuple(_check_int(v, name, low) for v in value)
-    return (_check_int(value, name, low),) * D
+        return tuple(check_int(v, name, low=low, high=MAX_AXIS) for v in value)
+    return (check_int(value, name, low=low, high=MAX_AXIS),) * D
 
 
 def _parse_padding(padding, D, kernel_size, stride, dilation, transposed):
@@ -294,12 +285,13 @@ def _parse_padding(padding, D, kernel_size, stride, dilation, transposed):
             if isinstance(v, (tuple, list, np.ndarray)):
                 if len(v) != 2:
                     raise ValueError(f"each padding pair must be (left, right), got {v!r}")
-                pads.append((_check_int(v[0], "padding", 0), _check_int(v[1], "padding", 0)))
+                pads.append((check_int(v[0], "padding", low=0, high=MAX_AXIS),
+                             check_int(v[1], "padding", low=0, high=MAX_AXIS)))
             else:
-                p = _check_int(v, "padding", 0)
+                p = check_int(v, "padding", low=0, high=MAX_AXIS)
                 pads.append((p, p))
         return tuple(pads)
-    p = _check_int(padding, "padding", 0)
+    p = check_int(padding, "padding", low=0, high=MAX_AXIS)
     return ((p, p),) * D
 
 
@@ -332,6 +324,9 @@ def _parse_input_shape(input_shape, D, in_channels, weight_shape, groups):
         )
     if any(n < 1 for n in spatial):
         raise ValueError(f"input_shape must have positive spatial sizes, got {tuple(input_shape)}")
+    if any(n > MAX_AXIS for n in spatial):
+        raise ValueError(f"input_shape must have spatial sizes <= {MAX_AXIS}, got "
+                         f"{tuple(input_shape)}")
     return tuple(spatial)
 
 
@@ -400,8 +395,8 @@ def normalize_conv_args(weight, input_shape, stride=1, padding=0, dilation=1, gr
     if finite:
         check_finite(w, "weight")
     D = w.ndim - 2
-    transposed = bool(transposed)
-    groups = _check_int(groups, "groups", 1)
+    transposed = check_bool(transposed, "transposed")
+    groups = check_int(groups, "groups", low=1)
     kernel_size = tuple(int(k) for k in w.shape[2:])
 
     if transposed:
@@ -423,10 +418,10 @@ def normalize_conv_args(weight, input_shape, stride=1, padding=0, dilation=1, gr
 
     stride = _per_axis(stride, "stride", D, 1)
     dilation = _per_axis(dilation, "dilation", D, 1)
-    if not isinstance(padding_mode, str) or padding_mode not in PADDING_MODES:
-        raise ValueError(
-            f"unsupported padding_mode {padding_mode!r}; expected one of {PADDING_MODES}"
-        )
+    try:
+        check_choice(padding_mode, "padding_mode", PADDING_MODES)  # TypeError for non-strings
+    except ValueError as exc:
+        raise ValueError(f"unsupported padding_mode {padding_mode!r}: {exc}") from None
     if transposed and padding_mode != "zeros":
         raise UnsupportedLayerError(
             f"unsupported padding_mode {padding_mode!r} for a transposed convolution: only "
@@ -470,6 +465,10 @@ def normalize_conv_args(weight, input_shape, stride=1, padding=0, dilation=1, gr
                 for n, s, (pl, pr), d, k, op in zip(spatial, stride, padding, dilation,
                                                      kernel_size, output_padding)
             )
+            if any(N > MAX_AXIS for N in out_spatial):
+                raise ValueError(
+                    f"transposed convolution output size {out_spatial} exceeds {MAX_AXIS} for "
+                    f"input_shape {spatial} and stride {stride}")
             if any(N < 1 for N in out_spatial):
                 raise ValueError(
                     f"transposed convolution output size {out_spatial} is not positive for input "
