@@ -81,6 +81,10 @@ CASES = {
     # datasets
     "datasets-home-is-a-file": ["datasets", "--data-home", "{d}/afile"],
     "datasets-corrupt-file-in-home": ["datasets", "--data-home", "{d}/home"],
+    # demo: the figure path is refused before the minutes of work
+    "demo-plot-no-folder": ["demo", "--plot", "{d}/nodir/demo.png"],
+    "demo-plot-format": ["demo", "--plot", "{d}/demo.xyz"],
+    "demo-plot-is-a-folder": ["demo", "--plot", "{d}"],
     # cluster: unreadable and mis-structured .mat files, nonexistent files, bad arguments
     "cluster-truncated-mat": ["cluster", "{d}/trunc.mat"],
     "cluster-v73-mat": ["cluster", "{d}/v73.mat"],
