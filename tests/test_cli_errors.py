@@ -304,3 +304,22 @@ def test_missing_optional_dependency_drops_only_its_commands(monkeypatch):
     monkeypatch.setattr(cli, "_SUBCOMMAND_PACKAGES", ("graphs", "norms"))
     sub = next(a for a in cli.build_parser()._actions if a.dest == "command")
     assert "cluster" in sub.choices and "norms" not in sub.choices
+
+
+@pytest.mark.parametrize("exc, expected", [
+    (PermissionError(13, "Permission denied", "out/q.png"), "out/q.png: Permission denied"),
+    (MemoryError(), "not enough memory"),
+    (TypeError("n_levels must be an integer, got 2.5"), "n_levels must be an integer"),
+    (ValueError("a\nmulti-line\n  message"), "a multi-line message"),
+    (FileNotFoundError(), "FileNotFoundError"),
+])
+def test_user_errors_raised_by_a_command(exc, expected, capsys, monkeypatch):
+    from normgraph.graphs import _cli as graphs_cli
+
+    def fail(*args, **kwargs):
+        raise exc
+
+    monkeypatch.setattr(graphs_cli, "load_views", fail)
+    status, captured = _run_main(["cluster", "anything"], capsys)
+    _assert_one_error_line(status, captured.err)
+    assert captured.err.startswith("normgraph: error: cluster: ") and expected in captured.err
