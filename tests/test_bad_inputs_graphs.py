@@ -503,6 +503,19 @@ def test_huge_n_clusters_is_a_clear_error(c):
         spectral_embedding_njw(GRAPH, c)
 
 
+def test_size_parameters_beyond_memory_are_refused_up_front(monkeypatch):
+    """A legal k or n_clusters whose arrays exceed the memory budget: a ValueError naming it."""
+    monkeypatch.setenv("NORMGRAPH_MAX_BYTES", "20000")
+    with pytest.raises(ValueError, match="n_neighbors asks for .* reduce n_neighbors"):
+        knn_union_edges(VIEWS, 20)
+    with pytest.raises(ValueError, match="n_neighbors asks for .* reduce n_neighbors"):
+        multiview_graph_clustering(VIEWS, 3, n_neighbors=20)
+    with pytest.raises(ValueError, match="n_components asks for .* reduce n_components"):
+        spectral_embedding_njw(GRAPH, 20)
+    with pytest.raises(ValueError, match="n_clusters asks for .* reduce n_clusters"):
+        spectral_clustering_njw(GRAPH, 20)
+
+
 def test_one_cluster_everywhere():
     labels, emb = spectral_clustering_njw(GRAPH, 1, random_state=0, n_init=2)
     np.testing.assert_array_equal(labels, np.zeros(N, dtype=np.int64))

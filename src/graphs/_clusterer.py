@@ -10,7 +10,8 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import Bunch, check_random_state
 
 from .._utils.progress import progress
-from .._utils.validation import check_bool, check_choice, check_int, check_real, check_views
+from .._utils.validation import (check_allocation, check_bool, check_choice, check_int, check_real,
+                                 check_views)
 from ._edges import (check_metric_list, check_square_view, edge_values, gaussian_from_distance,
                      standardize_edges)
 from ._fusion import _check_view_weights, consistent_graph_fusion
@@ -99,6 +100,10 @@ def _validate_inputs(views, p):
         check_square_view(X, met, f"view {i}")
     if p["n_clusters"] > n:
         raise ValueError(f"n_clusters = {p['n_clusters']} must be <= n_samples = {n}")
+    # Up to m = V n k edges; the solver holds about 4 V x m arrays plus a few of length m.
+    n_views = len(views)
+    check_allocation((4 * n_views + 6) * n_views * n * k, "n_neighbors", what="the edge arrays")
+    check_allocation(8 * n * p["n_clusters"], "n_clusters", what="the spectral embedding")
     return views, metrics, dtype
 
 

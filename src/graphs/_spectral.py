@@ -30,7 +30,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from normgraph._utils.numeric import max_abs, power_of_two_scale
-from normgraph._utils.validation import check_bool, check_choice, check_int, check_real
+from normgraph._utils.validation import (check_allocation, check_bool, check_choice, check_int,
+                                        check_real)
 from normgraph.graphs._sparsify import _check_affinity
 
 __all__ = ["spectral_clustering_njw", "spectral_embedding_njw"]
@@ -417,6 +418,8 @@ def spectral_embedding_njw(G, n_components, *, eigen_solver="auto", random_state
     check_bool(verbose, "verbose")
     G = _check_graph(G)
     n_components = check_int(n_components, "n_components", high=G.shape[0])
+    # eigensolver blocks: a few (n, n_components) arrays
+    check_allocation(8 * G.shape[0] * n_components, "n_components", what="the eigenvector blocks")
     return _embedding(G, n_components, eigen_solver, check_random_state(random_state), tol,
                       verbose, t0)
 
@@ -558,6 +561,7 @@ def spectral_clustering_njw(G, n_clusters, *, eigen_solver="auto", assign_labels
     check_bool(verbose, "verbose")
     G = _check_graph(G)
     n_clusters = check_int(n_clusters, "n_clusters", high=G.shape[0])
+    check_allocation(8 * G.shape[0] * n_clusters, "n_clusters", what="the eigenvector blocks")
     rng = check_random_state(random_state)
     _, vectors = _embedding(G, n_clusters, eigen_solver, rng, tol, verbose, t0)
     embedding = _row_normalize(vectors)
