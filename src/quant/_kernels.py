@@ -11,7 +11,9 @@ validate and prepare everything):
   ``m``; centring removes most of the cancellation in ``S2 - S1^2 / S0``. The k-means DP
   keeps them interleaved with the previous layer in one (n + 1, 4) table (``dp_table``).
 * The cost of one cluster on the sorted slice ``[j, i]`` (inclusive) is
-  ``c(j, i) = (S2[i+1] - S2[j]) - (S1[i+1] - S1[j])^2 / (S0[i+1] - S0[j])``, clamped at 0.
+  ``c(j, i) = (S2[i+1] - S2[j]) - (S1[i+1] - S1[j])^2 / (S0[i+1] - S0[j])``, clamped at 0
+  (and 0 when the weight difference rounds to 0: weights spanning 1e-300..1e300 make a
+  slice of tiny weights vanish against the prefix total, and its true cost with it).
   ``c`` satisfies the quadrangle inequality, so the matrix ``A[i, j] = D[j-1] + c(j, i)``
   (``+inf`` for ``j > i``) is totally monotone and its leftmost row minima move right with
   ``i``: divide and conquer and SMAWK both rely on it.
@@ -115,10 +117,12 @@ def _entry(P, i, j):
     if j > i:
         return np.inf
     s0 = P[i + 1, 0] - P[j, 0]
-    s1 = P[i + 1, 1] - P[j, 1]
-    c = (P[i + 1, 2] - P[j, 2]) - s1 * s1 / s0
-    if c < 0.0:
-        c = 0.0
+    c = 0.0
+    if s0 > 0.0:  # else the slice's weight is below the rounding of the prefix sums: cost 0
+        s1 = P[i + 1, 1] - P[j, 1]
+        c = (P[i + 1, 2] - P[j, 2]) - s1 * s1 / s0
+        if c < 0.0:
+            c = 0.0
     return P[j, 3] + c
 
 
@@ -166,10 +170,13 @@ def _layer_dc(P, Dcur, Jrow, Jprev, prev_rhi, rlo, rhi, clo, stack):
         best = np.inf
         arg = jstart
         for j in range(jstart, jend + 1):
-            s1 = e1 - P[j, 1]
-            c = (e2 - P[j, 2]) - s1 * s1 / (e0 - P[j, 0])
-            if c < 0.0:
-                c = 0.0
+            s0 = e0 - P[j, 0]
+            c = 0.0
+            if s0 > 0.0:  # else a weight below the prefix sums' rounding: cost 0
+                s1 = e1 - P[j, 1]
+                c = (e2 - P[j, 2]) - s1 * s1 / s0
+                if c < 0.0:
+                    c = 0.0
             v = P[j, 3] + c
             if v < best:
                 best = v

@@ -10,7 +10,7 @@ from sklearn.exceptions import ConvergenceWarning
 from .._utils.validation import check_array_param, check_bool, check_choice, check_int, check_real
 from . import _kernels
 from ._optimal import _distinct_values, _midpoints, _prefix_sums, _too_few_values_warning
-from ._uniform import _density_mse, _partial_moments, check_density
+from ._uniform import _density_mse, _partial_moments, check_density, standardize_density
 from ._validation import check_n_levels, check_samples, magnitude_scale, unscale_mse
 
 __all__ = ["lloyd_max"]
@@ -135,6 +135,13 @@ def lloyd_max(x, n_levels, *, init="quantile", max_iter=300, tol=1e-10, sample_w
 
 
 def _lloyd_density(dist, L, init, max_iter, tol):
+    dist, p = standardize_density(dist)  # extreme scales refitted at a workable one
+    levels, thresholds, mse, n_iter = _lloyd_density_scaled(
+        dist, L, init if isinstance(init, str) else init / p, max_iter, tol)
+    return levels * p, thresholds * p, unscale_mse(mse, p, "density"), n_iter
+
+
+def _lloyd_density_scaled(dist, L, init, max_iter, tol):
     std = check_density(dist)
     if isinstance(init, str):
         levels = np.asarray(dist.ppf((np.arange(L) + 0.5) / L), dtype=np.float64)

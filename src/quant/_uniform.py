@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._utils.numeric import power_of_two_scale
 from .._utils.validation import check_bool, check_choice, check_int
 from . import _kernels
 from ._optimal import _distinct_values, _midpoints, _prefix_sums
@@ -151,6 +152,42 @@ def check_density(dist):
     if not std > 0:
         raise ValueError("density is degenerate (zero variance)")
     return std
+
+
+def standardize_density(dist):
+    """``(dist / p, p)`` for a power of two ``p`` when the scale of ``dist`` is extreme.
+
+    A scipy.stats continuous distribution with ``scale`` beyond ``2**+-64`` (``norm(scale=
+    1e200)``, whose variance overflows, or ``1e-200``, whose underflows) is refitted as the
+    same family with ``loc / p`` and ``scale / p`` (exact): every solver is scale-equivariant,
+    so its levels are multiplied back by ``p`` and its error by ``p**2``. Other distributions
+    come back unchanged with ``p = 1``.
+
+    Examples
+    --------
+    >>> from scipy import stats
+    >>> from normgraph.quant._uniform import standardize_density
+    >>> d, p = standardize_density(stats.norm(loc=0.0, scale=2.0 ** 700))
+    >>> d.std(), p == 2.0 ** 700
+    (1.0, True)
+    """
+    from scipy import stats
+
+    family = getattr(dist, "dist", None)
+    if not isinstance(family, stats.rv_continuous):
+        return dist, 1.0
+    args, kwds = tuple(dist.args), dict(dist.kwds)
+    shapes, rest = args[:family.numargs], args[family.numargs:]
+    loc = rest[0] if len(rest) > 0 else kwds.pop("loc", 0.0)
+    scale = rest[1] if len(rest) > 1 else kwds.pop("scale", 1.0)
+    try:
+        loc, scale = float(loc), float(scale)
+    except (TypeError, ValueError):
+        return dist, 1.0
+    p = power_of_two_scale(scale)
+    if 2.0 ** -64 <= p <= 2.0 ** 64:
+        return dist, 1.0
+    return family(*shapes, loc=loc / p, scale=scale / p, **kwds), p
 
 
 # --------------------------------------------------------------------------------------------
@@ -515,7 +552,13 @@ def _fit_free_offset(obj, u, L, codes, method, n_grid, refine):
 def _fit_density(dist, L, mode, method, free_offset, codes, n_grid, refine):
     if free_offset or method != "grid":
         raise ValueError("density= supports the symmetric modes with method='grid' only")
+    dist, p = standardize_density(dist)  # extreme scales refitted at a workable one
     check_density(dist)
+    q = _fit_density_scaled(dist, L, mode, codes, n_grid, refine)
+    return UniformQuant(q.step * p, 0.0, unscale_mse(q.mse, p, "density"), L, mode)
+
+
+def _fit_density_scaled(dist, L, mode, codes, n_grid, refine):
     if L == 1:
         return UniformQuant(_constant_step(0.0), 0.0, float(_density_mse(dist, [[0.0]])[0]),
                             L, mode)

@@ -218,7 +218,7 @@ def unscale_mse(mse, scale, name="x"):
         digits = int(np.floor(np.log10(mse) + 2 * e * np.log10(2.0)))
         raise ValueError(
             f"the mean squared error of {name} (about 1e{digits}) overflows "
-            f"float64: the quantizer is scale-equivariant, so fit {name} divided by a power "
-            "of two (e.g. 2.0**-600) and multiply the levels back"
+            "float64; the quantizer is scale-equivariant: rescale the data by a power of two "
+            "(e.g. 2.0**-600) and multiply the levels back"
         )
     return out
