@@ -7,7 +7,13 @@ import math
 import numpy as np
 
 from .._utils.numeric import scaled_norm
-from .._utils.validation import check_allocation, check_bool, check_int, check_real
+from .._utils.validation import (
+    check_allocation,
+    check_bool,
+    check_choice,
+    check_int,
+    check_real,
+)
 from ._lp import _cols_select_max, _rows_select_max, conv_fro_norm, conv_lp_norm, fused_max
 from ._patterns import axis_patterns
 from ._result import NormResult, safe_scale, unscale
@@ -86,8 +92,13 @@ def conv_norm(weight, p=np.inf, input_shape=None, stride=1, padding=0, dilation=
     >>> r.value, r.exact, r.n_patterns                  # replicate merges taps at the border
     (4.0, True, (1, 3))
     """
+    from ._l2 import L2_METHODS
+
     p = normalize_p(p)
     return_details = check_bool(return_details, "return_details")
+    check_choice(l2_method, "l2_method", L2_METHODS)
+    n_iter = check_int(n_iter, "n_iter", low=1)
+    power_iter = check_int(power_iter, "power_iter", low=0)
     if p == 2:
         from ._l2 import conv_l2  # the l2 machinery is imported only when asked for
 

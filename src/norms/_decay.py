@@ -260,7 +260,8 @@ class NormDecay:
                  proj_radius=None, input_shape=None):
         from torch import nn
 
-        from .._utils.validation import check_scalar_param
+        from .._utils.validation import check_bool, check_choice, check_scalar_param
+        from ._torch import _check_sample_shape
         from ._validation import normalize_p
 
         if not isinstance(model, nn.Module):
@@ -268,10 +269,8 @@ class NormDecay:
         self.p = normalize_p(p, allowed=(1, np.inf))
         self.beta = check_scalar_param(beta, "beta", low=0)
         self.gamma = check_scalar_param(gamma, "gamma", low=0, high=1, high_inclusive=False)
-        if variant not in ("paper", "code"):
-            raise ValueError(f"variant must be 'paper' or 'code', got {variant!r}")
-        self.variant = variant
-        self.include_bn = bool(include_bn)
+        self.variant = check_choice(variant, "variant", ("paper", "code"))
+        self.include_bn = check_bool(include_bn, "include_bn")
         self.proj_radius = (None if proj_radius is None
                             else check_scalar_param(proj_radius, "proj_radius", low=0))
         self.model = model
@@ -292,7 +291,7 @@ class NormDecay:
         self._handles = [m.register_forward_hook(self._make_hook(name))
                          for name, m, kind in self._layers if kind == "conv"]
         if input_shape is not None:
-            self._dry_run(tuple(int(v) for v in input_shape))
+            self._dry_run(_check_sample_shape(input_shape))
 
     def _dry_run(self, input_shape):
         import torch

@@ -6,8 +6,11 @@ torch is imported only when :func:`layer_norms` runs.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
+
+from .._utils.validation import check_allocation, check_choice, check_int
 
 __all__ = ["layer_norms", "NormTable"]
 
@@ -148,6 +151,26 @@ def _pool_rows(name, m, in_shape, ps, l2_method):
     return rows
 
 
+def _check_sample_shape(input_shape, name="input_shape"):
+    """A non-empty tuple of positive ints whose zero tensor fits in memory.
+
+    Examples
+    --------
+    >>> from normgraph.norms._torch import _check_sample_shape
+    >>> _check_sample_shape([3, 8, 8])
+    (3, 8, 8)
+    """
+    if isinstance(input_shape, numbers.Integral) and not isinstance(input_shape, bool):
+        input_shape = (input_shape,)
+    if not isinstance(input_shape, (tuple, list)) and type(input_shape).__name__ != "Size":
+        raise TypeError(f"{name} must be a tuple of ints, got {input_shape!r}")
+    shape = tuple(check_int(v, name) for v in input_shape)
+    if not shape or min(shape) < 1:
+        raise ValueError(f"{name} must be a non-empty tuple of positive ints, got {shape}")
+    check_allocation(math.prod(shape), name, itemsize=8, what="the forward pass of one sample")
+    return shape
+
+
 def layer_norms(model, input_shape, p=(1, 2, np.inf), *, include=("conv", "linear", "bn"),
                 l2_method="auto"):
     """Operator norms of every conv, linear and batch-norm layer of a torch model.
@@ -195,6 +218,7 @@ def layer_norms(model, input_shape, p=(1, 2, np.inf), *, include=("conv", "linea
     import torch
     from torch import nn
 
+    from ._l2 import L2_METHODS
     from ._validation import normalize_p
 
     if not isinstance(model, nn.Module):
@@ -208,15 +232,15 @@ def layer_norms(model, input_shape, p=(1, 2, np.inf), *, include=("conv", "linea
     ps = list(dict.fromkeys(ps))
     if isinstance(include, str):
         include = (include,)
-    bad = [k for k in include if k not in _INCLUDE]
-    if bad:
-        raise ValueError(f"include may contain {_INCLUDE}, got {tuple(include)}")
-    try:
-        input_shape = tuple(int(v) for v in input_shape)
-    except TypeError:
-        raise TypeError(f"input_shape must be a tuple of ints, got {input_shape!r}") from None
-    if not input_shape or any(v < 1 for v in input_shape):
-        raise ValueError(f"input_shape must be a non-empty tuple of positive ints, got {input_shape}")
+    if not isinstance(include, (tuple, list, set, frozenset)):
+        raise TypeError(f"include must be a tuple of strings, got {type(include).__name__}")
+    for k in include:
+        try:
+            check_choice(k, "include", _INCLUDE)
+        except ValueError:
+            raise ValueError(f"include may contain {_INCLUDE}, got {tuple(include)}") from None
+    l2_method = check_choice(l2_method, "l2_method", L2_METHODS)
+    input_shape = _check_sample_shape(input_shape)
 
     named = [(name, m) for name, m in model.named_modules()
              if _kind(m, nn) != "other" or (not list(m.children()) and name)]

@@ -8,6 +8,9 @@ largest singular value of ``T.toarray()`` the l2 norm.
 
 from __future__ import annotations
 
+import math
+
+from .._utils.validation import check_allocation
 from ._dense import conv_matrix_from_geometry
 from ._validation import normalize_conv_args
 
@@ -48,4 +51,7 @@ def conv_matrix(weight, input_shape, stride=1, padding=0, dilation=1, groups=1,
     """
     w, geom = normalize_conv_args(weight, input_shape, stride, padding, dilation, groups,
                                   padding_mode, transposed, output_padding)
+    conv = geom.adjoint_conv() if geom.transposed else geom
+    triplets = w.size * math.prod(conv.output_shape)
+    check_allocation(5 * triplets, "input_shape", what="the explicit operator matrix")
     return conv_matrix_from_geometry(w, geom)
