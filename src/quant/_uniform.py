@@ -168,7 +168,7 @@ def standardize_density(dist):
     >>> from scipy import stats
     >>> from normgraph.quant._uniform import standardize_density
     >>> d, p = standardize_density(stats.norm(loc=0.0, scale=2.0 ** 700))
-    >>> d.std(), p == 2.0 ** 700
+    >>> float(d.std()), p == 2.0 ** 700
     (1.0, True)
     """
     from scipy import stats
