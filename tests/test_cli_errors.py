@@ -260,8 +260,7 @@ def _process(args, cwd, script=None):
 # in the quick set; datasets, demo and the other file classes in the slow set.
 PROCESS_CASES = ["no-command", "cluster-v73-mat", "quantize-terabyte-header"]
 SLOW_PROCESS_CASES = ["datasets-home-is-a-file", "demo-option", "cluster-truncated-mat",
-                      "cluster-nan-label", "quantize-npz-named-npy", "quantize-malformed-npy",
-                      "quantize-plot-under-a-file", "cluster-bad-metric"]
+                      "cluster-nan-label", "quantize-npz-named-npy", "quantize-plot-under-a-file"]
 
 
 @pytest.mark.parametrize("case", PROCESS_CASES)
