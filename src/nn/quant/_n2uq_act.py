@@ -28,7 +28,7 @@ __all__ = [
     "N2UQAct",
 ]
 
-# Up to this many thresholds a compare-and-sum is faster than torch.searchsorted.
+# Up to this many decision thresholds (3 bits) a compare-and-sum beats torch.searchsorted.
 _COMPARE_MAX = 7
 
 
@@ -41,18 +41,32 @@ def _knots(start, a, eps):
     return active, ahat, knots, mids
 
 
+def _breaks(knots, mids):
+    """The non-decreasing sequence T_0, m_0, T_1, m_1, ..., m_{L-1}, T_L (length 2L + 1)."""
+    out = torch.empty(2 * mids.numel() + 1, dtype=knots.dtype, device=knots.device)
+    out[0::2] = knots
+    out[1::2] = mids
+    return out
+
+
 def _count_less(sorted_values, z):
-    """``#{v in sorted_values : v < z}`` elementwise, as int64 (a tie counts as not less)."""
-    if sorted_values.numel() <= _COMPARE_MAX:
+    """``#{v in sorted_values : v < z}`` elementwise (a tie counts as not less).
+
+    Returns uint8 counts (compare-and-sum, faster than a binary search for the short sequences
+    of 1-3 bit quantizers) or, for long sequences, int64 from ``torch.searchsorted``.
+    """
+    if sorted_values.numel() <= 2 * _COMPARE_MAX + 1:
         count = torch.zeros(z.shape, dtype=torch.uint8, device=z.device)
         for v in sorted_values:
             count += z > v
-        return count.long()
+        return count
     return torch.searchsorted(sorted_values.contiguous(), z.contiguous(), right=False)
 
 
 def _keep_nan(x, out):
     """NaN inputs stay NaN (torch semantics) instead of falling silently into a code."""
+    if bool(torch.isfinite(x.sum())):  # one cheap reduction; the mask only when needed
+        return out
     nan = torch.isnan(x)
     return torch.where(nan, x, out) if bool(nan.any()) else out
 
@@ -63,6 +77,13 @@ class N2UQActFunction(torch.autograd.Function):
     ``N2UQActFunction.apply(x, start, a, scale1, scale2, n_bits, eps, grad_clip)``; every tensor
     argument must have ``x``'s dtype and device (``start``, ``scale1`` and ``scale2`` 0-d, ``a``
     of shape ``(2**n_bits - 1,)``). Use :func:`n2uq_act` or :class:`N2UQAct`, which validate.
+
+    The forward counts, for every input, the breaks ``T_0 < m_0 <= T_1 < ... <= T_L`` below
+    ``z = scale1 * x``: ``j // 2`` is the output code and ``(j - 1) // 2`` the surrogate
+    segment. Only ``j`` (one byte per input for up to 3 bits) is saved. The backward needs no
+    per-element scatter: the slope is constant on a segment, so every parameter gradient is a
+    combination of the per-bin sums of ``g`` and ``g * x`` (two ``bincount`` passes, float64
+    accumulation).
 
     Examples
     --------
@@ -82,41 +103,49 @@ class N2UQActFunction(torch.autograd.Function):
     def forward(ctx, x, start, a, scale1, scale2, n_bits, eps, grad_clip):
         n_steps = 2**n_bits - 1
         step = 2.0 / n_steps
-        _, _, _, mids = _knots(start, a, eps)
-        index = _count_less(mids, scale1 * x)
-        ctx.save_for_backward(x, start, a, scale1, scale2, index.to(torch.uint8))
+        _, _, knots, mids = _knots(start, a, eps)
+        j = _count_less(_breaks(knots, mids), scale1 * x)
+        ctx.save_for_backward(x, start, a, scale1, scale2, j)
         ctx.n_bits, ctx.eps, ctx.grad_clip = n_bits, eps, grad_clip
-        return _keep_nan(x, index.to(x.dtype) * (scale2 * step))
+        return _keep_nan(x, torch.bitwise_right_shift(j, 1).to(x.dtype) * (scale2 * step))
 
     @staticmethod
     def backward(ctx, grad_out):
-        x, start, a, scale1, scale2, index = ctx.saved_tensors
-        n_steps = 2**ctx.n_bits - 1
-        step = 2.0 / n_steps
+        x, start, a, scale1, scale2, j = ctx.saved_tensors
+        L = 2**ctx.n_bits - 1
+        step = 2.0 / L
+        n_bins = 2 * L + 2
         active, ahat, knots, _ = _knots(start, a, ctx.eps)
-        z = scale1 * x
-        c = _count_less(knots, z)  # segment k = c - 1 for z in (T_k, T_{k+1}]
-        inside = (c >= 1) & (c <= n_steps)
-        k = (c - 1).clamp_(0, n_steps - 1)
-        inv = torch.where(inside, (step / ahat)[k], torch.zeros((), dtype=x.dtype,
+        # per-bin constants: bin j lies in segment (j - 1) // 2; bins 0 and 2L + 1 are outside
+        bins = torch.arange(n_bins, device=x.device)
+        seg = ((bins - 1) // 2).clamp(0, L - 1)
+        inside = (bins >= 1) & (bins <= 2 * L)
+        inv = torch.where(inside, step / ahat[seg], torch.zeros((), dtype=x.dtype,
                                                                 device=x.device))
         slope_x = (scale2 * scale1) * inv
         if ctx.grad_clip is not None:
             slope_x = slope_x.clamp(max=ctx.grad_clip)
-        grad_x = grad_out * slope_x
-        gi = grad_out * inv
-        flat_k = k.reshape(-1)
-        seg_sum = torch.zeros(n_steps, dtype=x.dtype, device=x.device)
-        seg_sum.index_add_(0, flat_k, gi.reshape(-1))
-        seg_lin = torch.zeros_like(seg_sum)
-        seg_lin.index_add_(0, flat_k, (gi * (z - knots[k]) / ahat[k]).reshape(-1))
+        flat_j = j.reshape(-1)
+        grad_x = grad_out * torch.take(slope_x, flat_j.long()).view(x.shape)
+        g = grad_out.reshape(-1).double()
+        g_bins = torch.bincount(flat_j, weights=g, minlength=n_bins)
+        gx_bins = torch.bincount(flat_j, weights=g * x.reshape(-1).double(), minlength=n_bins)
+        inv64, knots64, ahat64 = inv.double(), knots.double(), ahat.double()
+        s1, s2 = scale1.double(), scale2.double()
+        gi_bins = inv64 * g_bins                         # sum of g * step / ahat_k per bin
+        lin_bins = inv64 / ahat64[seg] * (s1 * gx_bins - knots64[seg] * g_bins)
+        seg_sum = torch.zeros(L, dtype=torch.float64, device=x.device).index_add_(
+            0, seg, gi_bins)
+        seg_lin = torch.zeros_like(seg_sum).index_add_(0, seg, lin_bins)
         later = torch.flip(torch.cumsum(torch.flip(seg_sum, (0,)), 0), (0,))
         later = torch.cat([later[1:], later.new_zeros(1)])
-        grad_a = torch.where(active, -scale2 * (seg_lin + later), torch.zeros_like(seg_lin))
-        grad_start = -scale2 * seg_sum.sum()
-        grad_scale1 = scale2 * (gi * x).sum()
-        grad_scale2 = (grad_out * index.to(x.dtype)).sum() * step
-        return grad_x, grad_start, grad_a, grad_scale1, grad_scale2, None, None, None
+        grad_a = torch.where(active, -s2 * (seg_lin + later), torch.zeros_like(seg_lin))
+        grad_start = -s2 * seg_sum.sum()
+        grad_scale1 = s2 * (inv64 * gx_bins).sum()
+        grad_scale2 = step * ((bins // 2).double() * g_bins).sum()
+        dtype = x.dtype
+        return (grad_x, grad_start.to(dtype), grad_a.to(dtype), grad_scale1.to(dtype),
+                grad_scale2.to(dtype), None, None, None)
 
 
 def _prepare(x, start, a, scale1, scale2, n_bits, eps, grad_clip):
@@ -421,4 +450,4 @@ class N2UQAct(QuantizerBase):
         start = self.start.detach().to(x.dtype)
         a = self.a.detach().to(x.dtype)
         mids = _knots(start, a, self.eps)[3]
-        return _count_less(mids, self.scale1.detach().to(x.dtype) * x)
+        return _count_less(mids, self.scale1.detach().to(x.dtype) * x).long()
