@@ -6,6 +6,10 @@
   digits turned into four genuinely different feature views computed here.
 - :func:`load_multiview_mat`: any MATLAB file laid out the same way (``fea`` cells, ``gt``).
 - :func:`list_multiview`: which benchmark files are found under a data home.
+
+A file that cannot be read or is laid out wrongly is a ``ValueError`` naming the file and the
+problem (never a SciPy internal error). The private module ``_files`` holds the safe readers
+and output-path checks that the loaders and every ``normgraph`` subcommand share.
 """
 
 from ._digits import load_digits_multiview
