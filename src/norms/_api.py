@@ -238,9 +238,9 @@ def bn_norm(weight, running_var=None, eps=1e-5):
     g_man, g_exp = np.frexp(np.abs(gamma))
     d_man, d_exp = np.frexp(denom)
     odd = d_exp % 2
-    ratio = np.ldexp(g_man / np.sqrt(d_man * (1 + odd)), g_exp - (d_exp - odd) // 2)
     with np.errstate(over="ignore"):
-        value = float(np.max(ratio))
+        ratio = np.ldexp(g_man / np.sqrt(d_man * (1 + odd)), g_exp - (d_exp - odd) // 2)
+    value = float(np.max(ratio))
     if np.isinf(value):  # only when the true value is beyond the float64 range
         i = int(np.argmax(ratio))
         return unscale(g_man[i] / np.sqrt(d_man[i] * (1 + odd[i])), 2.0 ** 1023,
