@@ -19,6 +19,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
+from .._utils.numeric import max_abs, power_of_two_scale
 from .._utils.validation import check_bool, check_choice, check_int, check_real
 from . import _n2uq_kernels
 from ._lloyd import lloyd_max
@@ -589,15 +590,19 @@ class N2UQuantizer(_PerFeatureQuantizer):
 
 def _uniform_knots(z, L):
     """Equal intervals: the MSE-optimal uniform quantizer with L + 1 levels on z."""
+    # Only the grid is needed, not its error: fit z over a power of two near max |z| (exact),
+    # so that data near 1e300, whose error overflows float64, still get their knots.
+    p = power_of_two_scale(max_abs(z))
+    z = z / p
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # a constant feature is reported by fit
         if z.min() >= 0:
             # Unsigned grid {0, a, ..., L a}: on the symmetrised data it is exactly the
             # symmetric mid-tread grid with 2L + 1 levels, whose step search is available.
             q = uniform_mse_quantizer(np.concatenate([z, -z]), 2 * L + 1, mode="midtread")
-            return 0.0, np.full(L, q.step)
+            return 0.0, np.full(L, q.step * p)
         q = uniform_mse_quantizer(z, L + 1, mode="affine")
-        return q.offset, np.full(L, q.step)
+        return q.offset * p, np.full(L, q.step * p)
 
 
 def _index_mse_thresholds(z, L):
