@@ -43,15 +43,16 @@ def _weight_quantizer(method, n_bits, weight_quant):
 class _ConvFactory:
     """Builds the block convs of one method: quantized, or plain ``nn.Conv2d`` for "fp"."""
 
-    def __init__(self, method, n_bits, weight_quant):
+    def __init__(self, method, n_bits, weight_quant, act_bits=None):
         self.method, self.n_bits, self.weight_quant = method, n_bits, weight_quant
+        self.act_bits = n_bits if act_bits is None else act_bits
 
     def __call__(self, cin, cout, k, stride, quantized=True):
         padding = k // 2
         if self.method == "fp" or not quantized:
             return nn.Conv2d(cin, cout, k, stride=stride, padding=padding, bias=False)
         return QuantConv2d(cin, cout, k, stride, padding,
-                           act_quant=_act_quantizer(self.method, self.n_bits),
+                           act_quant=_act_quantizer(self.method, self.act_bits),
                            weight_quant=_weight_quantizer(self.method, self.n_bits,
                                                           self.weight_quant))
 
@@ -145,6 +146,9 @@ class QuantResNet(nn.Module):
     weight_quant : {None, "n2uq"}, default=None
         ``"n2uq"`` gives every method N2UQ's weight quantizer (ablation).
     in_channels : int, default=3
+    act_bits : int or None, default=None
+        Bit width of the activation quantizers when it differs from the weights' ``n_bits``
+        (for example W2/A1).
 
     Examples
     --------
@@ -158,7 +162,7 @@ class QuantResNet(nn.Module):
 
     def __init__(self, layers, widths, n_bits=2, method="n2uq", quantize_downsample=False,
                  num_classes=1000, small_input=False, block="torchvision", weight_quant=None,
-                 in_channels=3):
+                 in_channels=3, act_bits=None):
         super().__init__()
         layers = [check_int(n, "layers", low=1) for n in layers]
         widths = [check_int(w, "widths", low=1) for w in widths]
@@ -166,6 +170,7 @@ class QuantResNet(nn.Module):
             raise ValueError(f"layers and widths must be non-empty and of equal length, got "
                              f"{len(layers)} and {len(widths)}")
         self.n_bits = check_layer_bits(n_bits)
+        self.act_bits = self.n_bits if act_bits is None else check_layer_bits(act_bits, "act_bits")
         self.method = check_choice(method, "method", METHODS)
         self.block = check_choice(block, "block", BLOCKS)
         quantize_downsample = check_bool(quantize_downsample, "quantize_downsample")
@@ -176,7 +181,7 @@ class QuantResNet(nn.Module):
             check_choice(weight_quant, "weight_quant", ("n2uq",))
         if self.method == "lsq" and self.n_bits == 1 and weight_quant is None:
             LSQWeight(1)  # raises the explanatory error
-        factory = _ConvFactory(self.method, self.n_bits, weight_quant)
+        factory = _ConvFactory(self.method, self.n_bits, weight_quant, self.act_bits)
         stem_k, stem_s = (3, 1) if small_input else (7, 2)
         self.conv1 = nn.Conv2d(in_channels, widths[0], stem_k, stem_s, stem_k // 2, bias=False)
         self.bn1 = nn.BatchNorm2d(widths[0])
