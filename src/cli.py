@@ -156,12 +156,17 @@ def build_parser():
     Returns
     -------
     parser : argparse.ArgumentParser
+        Its errors are one line, ``normgraph: error: COMMAND: ...``, with exit status 2; its
+        attribute ``commands`` maps each subcommand's name to its parser.
 
     Examples
     --------
     >>> from normgraph.cli import build_parser
-    >>> build_parser().parse_args(["datasets"]).command
+    >>> parser = build_parser()
+    >>> parser.parse_args(["datasets"]).command
     'datasets'
+    >>> sorted(parser.commands)[:3]
+    ['cluster', 'datasets', 'demo']
     """
     parser = _ArgumentParser(
         prog="normgraph",
@@ -169,6 +174,7 @@ def build_parser():
     )
     parser.add_argument("--version", action="version", version=f"normgraph {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.commands = sub.choices  # name -> subparser, filled in below
 
     p = sub.add_parser("datasets", help="list the multi-view data sets found and their statistics")
     p.add_argument("--data-home", default=None,
@@ -219,7 +225,9 @@ def main(argv=None):
     2
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extras = parser.parse_known_args(argv)
+    if extras:  # as parse_args does, but the message points at the subcommand's help
+        parser.commands[args.command].error(f"unrecognized arguments: {' '.join(extras)}")
     if getattr(args, "func", None) is None:  # pragma: no cover - every command sets one
         parser.error("this command has nothing to run")
     with warnings.catch_warnings(record=True) as caught:
