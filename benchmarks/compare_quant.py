@@ -38,6 +38,8 @@ import numpy as np
 from normgraph.quant import (
     equal_probability_thresholds,
     lloyd_max,
+    n2uq_backward,
+    n2uq_forward,
     optimal_kmeans_1d,
     uniform_mse_quantizer,
 )
@@ -46,11 +48,6 @@ try:  # run as a script or as a module
     from benchmarks.common import best_time, print_table
 except ImportError:  # pragma: no cover
     from common import best_time, print_table
-
-try:  # N2UQ kernels (optional row)
-    from normgraph.quant._n2uq import n2uq_backward, n2uq_forward
-except ImportError:  # pragma: no cover
-    n2uq_forward = n2uq_backward = None
 
 GRID = [(10 ** 4, (4, 8, 16, 64)), (10 ** 5, (4, 8, 16, 64)), (10 ** 6, (4, 16, 64)),
         (10 ** 7, (4, 16))]
@@ -171,9 +168,6 @@ def run_table2(repeat):
     uniform_mse_quantizer(x[:1000], 16)
     t, q = best_time(lambda: uniform_mse_quantizer(x, 16), repeat=repeat)
     rows.append(["uniform_mse_quantizer grid N=1e6 L=16", t, f"step {q.step:.4f}", "—", "—"])
-    if n2uq_forward is None:
-        rows.append(["N2UQ fwd+bwd 1e7 (normgraph.quant._n2uq missing)", "—", "—", "—", "—"])
-        return rows
     z = rng.uniform(-0.5, 2.5, size=10 ** 7)
     g = rng.standard_normal(10 ** 7)
     a = np.array([0.5, 0.7, 0.8])
