@@ -296,13 +296,14 @@ class NormDecay:
     def _dry_run(self, input_shape):
         import torch
 
+        from ._torch import _forward_zeros
+
         flags = {m: m.training for m in self.model.modules()}
         param = next(self.model.parameters())
         try:
             self.model.eval()
             with torch.no_grad():
-                self.model(torch.zeros((1,) + input_shape, dtype=param.dtype,
-                                       device=param.device))
+                _forward_zeros(self.model, input_shape, param.dtype, param.device)
         finally:
             for m, flag in flags.items():
                 m.training = flag

@@ -12,7 +12,7 @@ import numpy as np
 
 from .._utils.validation import check_allocation, check_choice, check_int
 
-__all__ = ["layer_norms", "NormTable"]
+__all__ = ["InputShapeError", "layer_norms", "NormTable"]
 
 _INCLUDE = ("conv", "linear", "bn", "pool", "other")
 _FIELDS = ("name", "type", "p", "value", "lower", "upper", "exact", "method")
@@ -171,6 +171,32 @@ def _check_sample_shape(input_shape, name="input_shape"):
     return shape
 
 
+class InputShapeError(ValueError, RuntimeError):
+    """The model's forward pass rejected ``torch.zeros(1, *input_shape)``.
+
+    A ``ValueError`` naming ``input_shape`` (the user's bad value) that is also the
+    ``RuntimeError`` torch itself raises for a shape mismatch.
+
+    Examples
+    --------
+    >>> from normgraph.norms._torch import InputShapeError
+    >>> issubclass(InputShapeError, ValueError) and issubclass(InputShapeError, RuntimeError)
+    True
+    """
+
+
+def _forward_zeros(model, input_shape, dtype, device, name="input_shape"):
+    """One forward pass of ``torch.zeros(1, *input_shape)``; a shape the model cannot take
+    is an :class:`InputShapeError` naming ``input_shape`` (not a bare torch error)."""
+    import torch
+
+    try:
+        model(torch.zeros((1,) + tuple(input_shape), dtype=dtype, device=device))
+    except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+        raise InputShapeError(f"{name} {tuple(input_shape)} does not fit the model: its forward "
+                         f"pass on torch.zeros(1, *{name}) failed: {exc}") from exc
+
+
 def layer_norms(model, input_shape, p=(1, 2, np.inf), *, include=("conv", "linear", "bn"),
                 l2_method="auto"):
     """Operator norms of every conv, linear and batch-norm layer of a torch model.
@@ -264,7 +290,7 @@ def layer_norms(model, input_shape, p=(1, 2, np.inf), *, include=("conv", "linea
         device = param.device if param is not None else "cpu"
         model.eval()
         with torch.no_grad():
-            model(torch.zeros((1,) + input_shape, dtype=dtype, device=device))
+            _forward_zeros(model, input_shape, dtype, device)
     finally:
         for h in handles:
             h.remove()

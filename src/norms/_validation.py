@@ -189,8 +189,8 @@ def as_float64_array(weight, name="weight", allow_float32=False):
         check_numeric_dtype(weight, name)  # complex, object, strings: TypeError naming it
         arr = np.asarray(weight)
     if allow_float32 and arr.dtype == np.float32:
-        return np.ascontiguousarray(arr)
-    return np.ascontiguousarray(arr, dtype=np.float64)
+        return np.asarray(arr, order="C")  # keeps 0-d input 0-d
+    return np.asarray(arr, dtype=np.float64, order="C")
 
 
 def check_finite(arr, name="weight"):
