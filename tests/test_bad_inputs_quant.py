@@ -30,6 +30,7 @@ from normgraph.quant import (
     n2uq_weight_backward,
     n2uq_weight_quant,
     optimal_kmeans_1d,
+    plot_quantizer,
     optimal_thresholds_fixed_levels,
     uniform_mse_quantizer,
 )
@@ -606,3 +607,34 @@ def test_discrete_distribution_is_quantized_exactly_as_weighted_support_points()
     assert mse == pytest.approx(kmeans_reference(support, 3, dist.pmf(support)), rel=1e-12)
     assert mse == pytest.approx(nearest_level_mse(support, levels, dist.pmf(support)),
                                 rel=1e-12)
+
+
+# ----------------------------------------------------------------------------------- plotting
+
+
+@pytest.mark.parametrize("kwargs, exc, name", [
+    (dict(bins=2.5), TypeError, "bins"),
+    (dict(bins=0), ValueError, "bins"),
+    (dict(bins=10**13), ValueError, "bins"),
+    (dict(feature="0"), TypeError, "feature"),
+    (dict(x=np.array([1j, 2.0])), TypeError, "x"),
+    (dict(x="abc"), TypeError, "x"),
+    (dict(x=[0.0, np.inf]), ValueError, "x"),
+])
+def test_plot_quantizer_bad_inputs_name_themselves(kwargs, exc, name):
+    with pytest.raises(exc, match=name):
+        plot_quantizer([0.0, 1.0], **kwargs)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e300])
+def test_plot_quantizer_at_extreme_magnitudes_has_finite_limits(scale):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x = np.random.default_rng(4).normal(size=200)
+    q = optimal_kmeans_1d(x, 3)
+    ax = plot_quantizer(q[1] * scale, x=x * scale, bins=10)
+    assert np.isfinite(ax.get_xlim()).all()
+    plt.close(ax.figure)

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from .._utils.plotting import get_axes
+from .._utils.validation import check_allocation, check_int, check_numeric_dtype
 from ._uniform import UniformQuant
 
 __all__ = ["plot_quantizer"]
 
 
 def _as_finite_vector(values, name):
-    arr = np.asarray(values)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    arr = arr.astype(np.float64)
+    if values is None or isinstance(values, (str, bytes)):
+        raise TypeError(f"{name} must be an array of numbers, got {type(values).__name__}")
+    check_numeric_dtype(values, name)
+    arr = np.asarray(values, dtype=np.float64)
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or infinity")
     return arr
@@ -97,12 +96,10 @@ def plot_quantizer(quantizer_or_thresholds, x=None, feature=0, ax=None, bins=100
     >>> sum(line.get_gid() == "threshold" for line in ax.get_lines())
     3
     """
-    if isinstance(feature, (bool, np.bool_)) or not isinstance(feature, numbers.Integral):
-        raise TypeError(f"feature must be an integer, got {feature!r}")
-    if isinstance(bins, (bool, np.bool_)) or not isinstance(bins, numbers.Integral) or bins < 1:
-        raise ValueError(f"bins must be a positive integer, got {bins!r}")
-    thresholds, levels, level_label = _thresholds_and_levels(quantizer_or_thresholds,
-                                                             int(feature))
+    feature = check_int(feature, "feature")
+    bins = check_int(bins, "bins", low=1)
+    check_allocation(3.0 * bins, "bins", what="the histogram")
+    thresholds, levels, level_label = _thresholds_and_levels(quantizer_or_thresholds, feature)
     data = None
     per_feature = hasattr(quantizer_or_thresholds, "n_features_in_")
     if x is not None:
@@ -127,7 +124,7 @@ def plot_quantizer(quantizer_or_thresholds, x=None, feature=0, ax=None, bins=100
         points.append(levels)
     span = np.concatenate(points) if any(p.size for p in points) else np.zeros(1)
     lo, hi = float(span.min()), float(span.max())
-    pad = 0.05 * (hi - lo) if hi > lo else 1.0
+    pad = 0.05 * hi - 0.05 * lo if hi > lo else 1.0  # halves first: no overflow at 1e308
     lo, hi = lo - pad, hi + pad
 
     if data is not None:
