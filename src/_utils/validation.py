@@ -22,6 +22,7 @@ __all__ = [
     "check_numeric_dtype",
     "check_array_param",
     "check_allocation",
+    "check_random_state_param",
     "check_data_home",
 ]
 
@@ -626,3 +627,51 @@ def check_allocation(n_items, name, *, itemsize=8, what="working arrays"):
             f"memory ({budget / 1e9:.3g} GB); reduce {name}"
         )
     return nbytes
+
+
+def check_random_state_param(value, name="random_state"):
+    """Check a seed parameter: None, an integer in ``[0, 2**32 - 1]`` or a ``RandomState``.
+
+    The value is returned unchanged (pass it on to ``sklearn.utils.check_random_state``); this
+    only replaces NumPy's unnamed errors by the vocabulary's.
+
+    Parameters
+    ----------
+    value : object
+        The seed.
+    name : str, default="random_state"
+        The parameter's name, used in error messages.
+
+    Returns
+    -------
+    value : None, int or numpy.random.RandomState
+
+    Raises
+    ------
+    TypeError
+        For anything else (a float, a string, a ``numpy.random.Generator``, a bool).
+    ValueError
+        For an integer outside ``[0, 2**32 - 1]``.
+
+    Examples
+    --------
+    >>> from normgraph._utils.validation import check_random_state_param
+    >>> check_random_state_param(7)
+    7
+    >>> check_random_state_param(1.5)
+    Traceback (most recent call last):
+    ...
+    TypeError: random_state must be None, an integer or a numpy.random.RandomState, got 1.5
+    >>> check_random_state_param(-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: random_state must be >= 0, got -1
+    """
+    if value is None or isinstance(value, np.random.RandomState):
+        return value
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(
+            f"{name} must be None, an integer or a numpy.random.RandomState, got {value!r}"
+        )
+    check_int(value, name, low=0, high=2**32 - 1)
+    return value

@@ -237,3 +237,18 @@ def test_scaled_norm_is_scale_equivariant(x, scale):
     y = np.array(x) * scale
     # math.hypot scales internally (an independent overflow/underflow-safe reference)
     np.testing.assert_allclose(scaled_norm(y), math.hypot(*y), rtol=1e-12, atol=0)
+
+
+def test_check_random_state_param():
+    from normgraph._utils.validation import check_random_state_param
+
+    rs = np.random.RandomState(0)
+    assert check_random_state_param(rs) is rs
+    assert check_random_state_param(None) is None
+    assert check_random_state_param(np.uint32(5)) == 5
+    for bad in (1.5, "abc", True, np.random.default_rng(0), [1]):
+        with pytest.raises(TypeError, match="seed must be None, an integer"):
+            check_random_state_param(bad, "seed")
+    for bad in (-1, 2**32):
+        with pytest.raises(ValueError, match="random_state must be"):
+            check_random_state_param(bad)
