@@ -68,7 +68,7 @@ def nearest_level_mse(x, levels, w=None):
 
 
 def n2uq_forward_reference(x, start, a, scale1, scale2, n_bits, eps):
-    """Plain transcription of the N2UQ forward: scale2 * step * #{i : scale1 x > T_i + ahat_i/2}."""
+    """The N2UQ forward as a plain loop: ``scale2 step #{i : scale1 x > T_i + ahat_i/2}``."""
     L = 2**n_bits - 1
     ahat = [ai if ai > eps else eps for ai in a]
     knots = [start]
@@ -293,7 +293,8 @@ def test_decimal_scales_give_the_scaled_answer_or_a_clear_error(scale):
             assert got_mse == pytest.approx(ref_mse * scale * scale, rel=1e-6)
     t = equal_probability_thresholds(x * scale, 4, return_levels=True)
     np.testing.assert_allclose(t[0], np.quantile(x * scale, [0.25, 0.5, 0.75]), rtol=1e-12)
-    np.testing.assert_allclose(t[1] / scale, equal_probability_thresholds(x, 4, return_levels=True)[1],
+    np.testing.assert_allclose(t[1] / scale,
+                               equal_probability_thresholds(x, 4, return_levels=True)[1],
                                rtol=1e-9)
     levels = np.array([-1.0, 0.0, 1.0])
     np.testing.assert_allclose(optimal_thresholds_fixed_levels(x * scale, levels * scale),

@@ -84,6 +84,17 @@ def lloyd_max(x, n_levels, *, init="quantile", max_iter=300, tol=1e-10, sample_w
     n_iter : int
         Iterations run (at most ``max_iter``); only with ``return_n_iter=True``.
 
+    Raises
+    ------
+    TypeError
+        For a parameter of the wrong type (a non-integer ``n_levels``, non-real samples).
+    ValueError
+        For a bad value: NaN/inf or empty samples, bad weights, ``n_levels < 1``, or a mean
+        squared error that overflows float64 (data beyond about 1e154; the levels scale with
+        the data, so rescale it by a power of two). Also for a ``density`` with an infinite
+        variance (Cauchy...: no quantizer has a finite error under it) or a discrete one
+        (quantize it exactly as weighted samples: ``x=support, sample_weight=pmf``).
+
     Examples
     --------
     >>> import numpy as np

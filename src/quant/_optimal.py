@@ -146,7 +146,10 @@ def optimal_kmeans_1d(x, n_levels, *, method="dc", sample_weight=None, return_la
     sample_weight : array-like of shape (n_samples,), default=None
         Non-negative weights (weighted prefix sums). Zero-weight samples do not influence
         the solution; they get the label of the cluster whose value range covers them (or
-        of the next cluster above).
+        of the next cluster above). Only relative weights matter: they are rescaled by a
+        power of two, so weights near 1e-300 or 1e300 give the answer of ordinary ones.
+        Weights below ``1e-16`` of the total vanish in the prefix sums: the split is then
+        optimal up to that rounding (the rounding warning below says so).
     return_labels : bool, default=False
         Also return the cluster index of every sample.
     low_memory : bool, default=False
@@ -164,6 +167,16 @@ def optimal_kmeans_1d(x, n_levels, *, method="dc", sample_weight=None, return_la
         Weighted mean squared error of the optimum (the inertia divided by the total weight).
     labels : ndarray of shape (n_samples,), int64
         Only if ``return_labels``: cluster index of each sample, non-decreasing in ``x``.
+
+    Raises
+    ------
+    TypeError
+        For a parameter of the wrong type (a non-integer ``n_levels``, non-real samples).
+    ValueError
+        For a bad value: NaN/inf or empty samples, bad weights, ``n_levels < 1``, an argmin
+        table (``4 k N`` bytes) that cannot fit in memory (use ``low_memory=True``), or a
+        mean squared error that overflows float64 (data beyond about 1e154; the levels
+        scale with the data, so rescale it by a power of two).
 
     Notes
     -----

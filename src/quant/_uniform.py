@@ -366,6 +366,17 @@ def uniform_mse_quantizer(x, n_levels, *, symmetric=True, mode="midrise", method
         ``thresholds``, ``index()`` and ``quantize()``). Constant input gives
         ``step = 1e-8 * max(1, |x|)``, a level on the constant, ``mse = 0`` and a warning.
 
+    Raises
+    ------
+    TypeError
+        For a parameter of the wrong type (a non-integer ``n_levels``, non-real samples).
+    ValueError
+        For a bad value: NaN/inf or empty samples, ``n_levels < 1``, an ``n_levels`` or
+        ``n_grid`` whose arrays cannot fit in memory (10**9), or a mean squared error that
+        overflows float64 (data beyond about 1e154; the step scales with the data, so rescale
+        it by a power of two). Also for a ``density`` with an infinite variance (Cauchy...)
+        or a discrete one.
+
     Examples
     --------
     >>> import numpy as np
