@@ -505,6 +505,10 @@ def test_non_integer_size_parameters_are_type_errors(call, name, value):
     (lambda: n2uq_forward([0.0], 1e308, [1e308], n_bits=1), "knots", ValueError),
     (lambda: n2uq_backward([1.0], [0.0], 0.0, [1.0], n_bits=1, grad_clip=-1.0),
      "grad_clip", ValueError),
+    (lambda: n2uq_backward([1e307], [1e-4], 0.0, [1e-6], n_bits=1, eps=1e-3),
+     "gradient for x overflows", ValueError),
+    (lambda: n2uq_backward([1e308] * 3, [0.5, 0.6, 0.7], 0.0, [1.0], n_bits=1),
+     "gradient for .* overflows", ValueError),
     (lambda: N2UQuantizer(scale1=1e300).fit([[1e300], [0.0]]), "scale1", ValueError),
     (lambda: OptimalQuantizer(method=None).fit([[0.0], [1.0]]), "method", TypeError),
 ])

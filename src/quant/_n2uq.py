@@ -271,15 +271,23 @@ def n2uq_backward(grad_out, x, start, a, scale1=1.0, scale2=1.0, n_bits=2, eps=1
         p.step, slope_clip, grad_x, seg_sum, seg_lin,
     )
     # Samples in a later segment k > i see T_k shift with a_i: suffix sums of seg_sum.
-    later = np.concatenate([np.cumsum(seg_sum[::-1])[::-1][1:], [0.0]])
-    grad_a = np.where(p.active, -p.scale2 * (seg_lin + later), 0.0) + 0.0  # no -0.0
-    return {
-        "x": grad_x.reshape(x.shape),
-        "start": -p.scale2 * float(seg_sum.sum()),
-        "a": grad_a,
-        "scale1": p.scale2 * float(acc_scale1),
-        "scale2": float(acc_scale2),
-    }
+    with np.errstate(over="ignore", invalid="ignore"):
+        later = np.concatenate([np.cumsum(seg_sum[::-1])[::-1][1:], [0.0]])
+        grad_a = np.where(p.active, -p.scale2 * (seg_lin + later), 0.0) + 0.0  # no -0.0
+        grads = {
+            "x": grad_x.reshape(x.shape),
+            "start": -p.scale2 * float(seg_sum.sum()),
+            "a": grad_a,
+            "scale1": p.scale2 * float(acc_scale1),
+            "scale2": float(acc_scale2),
+        }
+    for name, g in grads.items():
+        if not np.isfinite(g).all():
+            raise ValueError(
+                f"the gradient for {name} overflows float64 (grad_out up to "
+                f"{max_abs(grad_out):.3g} times slopes up to {p.step / p.ahat.min():.3g}); "
+                "scale grad_out down by a power of two and the gradients back up")
+    return grads
 
 
 # --------------------------------------------------------------------------- weights
