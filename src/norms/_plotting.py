@@ -115,7 +115,7 @@ def plot_norm_profile(table, ax=None, p=None, *, include=("conv", "linear")):
     names = list(dict.fromkeys(r["name"] for r in rows))
     pos = {name: i for i, name in enumerate(names)}
     height = 0.8 / len(ps)
-    fig, ax = get_axes(ax, figsize=(7.0, _MARGIN_IN + _ROW_IN * len(names) * max(1, len(ps) / 2)))
+    fig, ax = get_axes(ax, figsize=(7.5, _MARGIN_IN + _ROW_IN * len(names) * max(1, len(ps) / 2)))
     for j, q in enumerate(ps):
         sel = [r for r in rows if r["p"] == q]
         y = np.array([pos[r["name"]] for r in sel]) + (j - (len(ps) - 1) / 2) * height
@@ -135,7 +135,6 @@ def plot_norm_profile(table, ax=None, p=None, *, include=("conv", "linear")):
     ax.set_xlabel("operator norm (l2: bar = upper bound, whisker to certified lower bound)")
     ax.set_title(f"Per-layer operator norms, {len(names)} layers", loc="left")
     ax.grid(axis="x", which="major", linewidth=0.4, alpha=0.5)
-    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=len(ps), fontsize=8,
-              frameon=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     fig.tight_layout()
     return ax
