@@ -180,3 +180,13 @@ def test_cuda_matches_cpu(config):
     _close(y.detach().cpu().numpy(), cpu[0], 1e-10)
     for got, ref in zip(leaves, cpu[1]):
         _close(got.grad.cpu().numpy(), ref, 1e-10)
+
+
+def test_module_repr_and_grad_clip():
+    m = N2UQAct(3, eps=1e-2, grad_clip=2.0).double()
+    assert repr(m) == "N2UQAct(n_bits=3, eps=0.01, grad_clip=2.0)"
+    with torch.no_grad():
+        m.a.copy_(torch.tensor([0.01, 0.2, 0.3, 0.05, 0.4, 0.3, 0.2]))
+    x = torch.linspace(-0.5, 2.0, 1001, dtype=D, requires_grad=True)
+    m(x).sum().backward()
+    assert x.grad.max().item() == 2.0                      # slope 0.286 / 0.01 clipped to 2
