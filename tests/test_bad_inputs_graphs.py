@@ -249,6 +249,7 @@ _BAD_PARAMS = [
     ("metric", "manhattan", ValueError), ("metric", 3, TypeError),
     ("metric", ["sqeuclidean"], ValueError), ("metric", {"a": 1}, TypeError),
     ("knn", "kd_tree", ValueError), ("verbose", "yes", TypeError),
+    ("random_state", "abc", TypeError), ("random_state", -1, ValueError),
 ]
 
 
@@ -271,6 +272,7 @@ _BAD_PIPELINE_PARAMS = [
     ("view_weights", [1.0], ValueError), ("view_weights", [1.0, -1.0], ValueError),
     ("view_weights", "ab", TypeError), ("view_weights", [1j, 1j], TypeError),
     ("metric", "manhattan", ValueError), ("n_neighbors", N, ValueError),
+    ("random_state", 1.5, TypeError), ("random_state", 2**40, ValueError),
 ]
 
 
@@ -290,6 +292,16 @@ def test_pipeline_bad_params(name, value, error):
 def test_spectral_bad_sizes(func, value, error):
     with pytest.raises(error, match="n_clusters|n_components"):
         func(GRAPH, value)
+
+
+@pytest.mark.parametrize("func", [spectral_clustering_njw, spectral_embedding_njw])
+@pytest.mark.parametrize("name, value, error", [
+    ("random_state", np.random.default_rng(0), TypeError), ("random_state", -3, ValueError),
+    ("eigen_solver", 1, TypeError), ("tol", np.nan, ValueError), ("verbose", 0, TypeError),
+])
+def test_spectral_bad_params(func, name, value, error):
+    with pytest.raises(error, match=name):
+        func(GRAPH, 2, **{name: value})
 
 
 @pytest.mark.parametrize("name, value, error", [

@@ -10,8 +10,8 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.utils import Bunch, check_random_state
 
 from .._utils.progress import progress
-from .._utils.validation import (check_allocation, check_bool, check_choice, check_int, check_real,
-                                 check_views)
+from .._utils.validation import (check_allocation, check_bool, check_choice, check_int,
+                                 check_random_state_param, check_real, check_views)
 from ._edges import (check_metric_list, check_square_view, edge_values, gaussian_from_distance,
                      standardize_edges)
 from ._fusion import _check_view_weights, consistent_graph_fusion
@@ -56,6 +56,7 @@ def _check_pipeline_params(p):
     check_bool(p["final_knn"], "final_knn")
     check_bool(p["parity_mode"], "parity_mode")
     check_bool(p["verbose"], "verbose")
+    check_random_state_param(p["random_state"])
     if p["n_init"] is not None:
         check_int(p["n_init"], "n_init", low=1)
     try:
@@ -202,7 +203,7 @@ random_state, verbose
              beta=beta, gamma=gamma, max_iter=max_iter, dca_iter=dca_iter, rel_tol=rel_tol,
              min_iter=min_iter, qp_tol=qp_tol, final_knn=final_knn, knn=knn,
              eigen_solver=eigen_solver, assign_labels=assign_labels, n_init=n_init,
-             parity_mode=parity_mode, dtype=dtype, verbose=verbose)
+             parity_mode=parity_mode, dtype=dtype, random_state=random_state, verbose=verbose)
     views, metrics, dtype = _validate_inputs(views, p)
     n_views = len(views)
     n = views[0].shape[0]

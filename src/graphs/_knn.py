@@ -12,7 +12,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._utils.progress import progress
-from .._utils.validation import check_allocation, check_bool, check_choice, check_int, check_views
+from .._utils.validation import (check_allocation, check_bool, check_choice, check_int,
+                                 check_random_state_param, check_views)
 from ._edges import check_metric_list, check_square_view
 from ._scaling import row_safe_scales, scale_rows, scale_view
 
@@ -261,6 +262,7 @@ def knn_union_edges(views, n_neighbors, metric="sqeuclidean", *, knn="auto", ran
         check_square_view(X, met, f"view {i}")
     check_choice(knn, "knn", KNN_METHODS)
     check_bool(verbose, "verbose")
+    check_random_state_param(random_state)
     # neighbour lists (n, k + 1) per view and the pooled edge keys, before deduplication
     check_allocation(3 * len(views) * n * (k + 1), "n_neighbors", what="the neighbour lists")
     return union_edges(views, k, metrics, knn=knn, random_state=random_state, verbose=verbose)

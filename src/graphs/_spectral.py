@@ -31,7 +31,7 @@ from sklearn.utils import check_random_state
 
 from normgraph._utils.numeric import max_abs, power_of_two_scale
 from normgraph._utils.validation import (check_allocation, check_bool, check_choice, check_int,
-                                        check_real)
+                                        check_random_state_param, check_real)
 from normgraph.graphs._sparsify import _check_affinity
 
 __all__ = ["spectral_clustering_njw", "spectral_embedding_njw"]
@@ -416,6 +416,7 @@ def spectral_embedding_njw(G, n_components, *, eigen_solver="auto", random_state
     if tol is not None:
         tol = check_real(tol, "tol", low=0.0)
     check_bool(verbose, "verbose")
+    check_random_state_param(random_state)
     G = _check_graph(G)
     n_components = check_int(n_components, "n_components", high=G.shape[0])
     # eigensolver blocks: a few (n, n_components) arrays
@@ -559,6 +560,7 @@ def spectral_clustering_njw(G, n_clusters, *, eigen_solver="auto", assign_labels
     if tol is not None:
         tol = check_real(tol, "tol", low=0.0)
     check_bool(verbose, "verbose")
+    check_random_state_param(random_state)
     G = _check_graph(G)
     n_clusters = check_int(n_clusters, "n_clusters", high=G.shape[0])
     check_allocation(8 * G.shape[0] * n_clusters, "n_clusters", what="the eigenvector blocks")
