@@ -350,14 +350,23 @@ class NormDecay:
 
     def _subgradient(self, name, m, kind):
         """(norm, subgradient, mask, is_selection) of one layer as float64 arrays."""
+        from ._result import safe_scale, unscale
         from ._validation import as_float64_array
 
-        if kind == "conv":
-            w, geom = self._geometry(name, m)
-            return _conv_subgradient(w, geom, self.p)
-        if kind == "linear":
-            val, grad, mask = _linear_subgradient(as_float64_array(m.weight), self.p)
-            return val, grad, mask, True
+        if kind in ("conv", "linear"):
+            # the subgradient (signs) is scale-free; the norm is computed on the weight
+            # brought near 1 when its magnitude is extreme, and scaled back
+            if kind == "conv":
+                w, geom = self._geometry(name, m)
+            else:
+                w = as_float64_array(m.weight)
+            scale = safe_scale(w)
+            w = w / scale if scale != 1.0 else w
+            if kind == "conv":
+                val, grad, mask, selection = _conv_subgradient(w, geom, self.p)
+            else:
+                (val, grad, mask), selection = _linear_subgradient(w, self.p), True
+            return unscale(val, scale, f"the norm of layer {name!r}"), grad, mask, selection
         gamma = as_float64_array(m.weight)
         var = as_float64_array(m.running_var)
         val, grad, mask = _bn_subgradient(gamma, var, float(m.eps))

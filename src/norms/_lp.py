@@ -21,6 +21,7 @@ Two Numba kernels, one pass over K each:
 from __future__ import annotations
 
 import itertools
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -243,6 +244,9 @@ def _layer_plan(input_shape, output_shape, kernel_size, stride, dilation, pad_le
     return "general", n_patterns, tables
 
 
+_WHAT = {"row": "the l-inf norm of weight", "col": "the l1 norm of weight"}
+
+
 def fused_max(kernel, w, *plan, what="the norm of weight"):
     """Run a fused l1/l-inf kernel on ``w``, safe for any magnitude of the entries.
 
@@ -260,7 +264,7 @@ def fused_max(kernel, w, *plan, what="the norm of weight"):
     True
     """
     value, total = kernel(w, *plan)
-    if np.isfinite(total):
+    if math.isfinite(total):
         return float(value)
     _check_finite(w, "weight")  # raises unless the sum merely overflowed
     scale = power_of_two_scale(max_abs(w))
@@ -302,14 +306,14 @@ def conv_lp_norm(w, geom, kind, prune=True, check_finite=False):
     how, n_patterns, plan = _layer_plan(
         geom.input_shape, geom.output_shape, geom.kernel_size, geom.stride, geom.dilation,
         tuple(p[0] for p in geom.padding), geom.padding_mode, kind, prune)
-    what = f"the {'l-inf' if kind == 'row' else 'l1'} norm of weight"
+    what = _WHAT[kind]
     if how == "zero":
         if check_finite:
             _check_finite(w, "weight")
         return 0.0, n_patterns
     C, J = w.shape[:2]
     G = geom.groups
-    P = int(np.prod(geom.kernel_size))
+    P = w.size // (C * J)
     if how == "select":
         if kind == "row":
             value = fused_max(_rows_select_max, w.reshape(C, J, P), plan, what=what)
