@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from normgraph._utils.numeric import max_abs, power_of_two_scale
 from normgraph._utils.plotting import get_axes
 from normgraph._utils.validation import check_array_param, check_choice, check_int
 
@@ -158,12 +159,20 @@ def plot_objective(model_or_objective, ax=None):
 
 
 def _check_graph(G):
+    """Validated CSR graph divided by a power of two near its largest weight, and that power.
+
+    The division is exact; the spectral embedding is scale invariant and the adjacency image is
+    multiplied back (a mean never exceeds the largest weight), so weights near 1e+-300 neither
+    overflow nor underflow when summed.
+    """
     G = check_array_param(G, "G", ndim=2, accept_sparse=True, ensure_nonnegative=True)
     if G.shape[0] != G.shape[1]:
         raise ValueError(f"G must be a square (n, n) matrix, got shape {G.shape}")
-    G = sp.csr_matrix(G)
+    G = sp.csr_matrix(G, copy=True)
     G.eliminate_zeros()
-    return G
+    scale = power_of_two_scale(max_abs(G.data))
+    G.data /= scale
+    return G, scale
 
 
 def _label_order(labels, n):
@@ -219,12 +228,12 @@ def binned_adjacency(G, order, n_bins):
     return image / np.outer(counts, counts)
 
 
-def _draw_adjacency(ax, G, order, codes, values, max_pixels):
+def _draw_adjacency(ax, G, scale, order, codes, values, max_pixels):
     from matplotlib.colors import PowerNorm
 
     n = G.shape[0]
     n_bins = min(n, max_pixels)
-    image = binned_adjacency(G, order, n_bins)
+    image = binned_adjacency(G, order, n_bins) * scale
     positive = image[image > 0]
     vmax = float(np.quantile(positive, 0.99)) if positive.size else 1.0
     im = ax.imshow(image, cmap="Greys", norm=PowerNorm(0.5, vmin=0.0, vmax=vmax),
@@ -338,7 +347,7 @@ def plot_graph(G, labels=None, ax=None, max_nodes=2000, random_state=0, *, kind=
     kind = check_choice(kind, "kind", _GRAPH_KINDS)
     max_nodes = check_int(max_nodes, "max_nodes", low=1)
     max_pixels = check_int(max_pixels, "max_pixels", low=1)
-    G = _check_graph(G)
+    G, scale = _check_graph(G)
     n = G.shape[0]
     order, codes, values = _label_order(labels, n)
     if kind == "embedding" and n > max_nodes:
@@ -349,7 +358,7 @@ def plot_graph(G, labels=None, ax=None, max_nodes=2000, random_state=0, *, kind=
     if ax is None:
         _, ax = get_axes(figsize=(6.0, 5.0) if kind == "adjacency" else (5.5, 5.0))
     if kind == "adjacency":
-        _draw_adjacency(ax, G, order, codes, values, max_pixels)
+        _draw_adjacency(ax, G, scale, order, codes, values, max_pixels)
     else:
         _draw_embedding(ax, G, codes, values, random_state)
     return ax

@@ -191,6 +191,35 @@ def test_embedding_layout_separates_components():
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["0", "1", "2"]
 
 
+@pytest.mark.parametrize("fmt", ["coo", "csc", "lil", "dok", "bsr"])
+def test_adjacency_accepts_any_sparse_format(fmt):
+    G, labels = two_triangles_and_a_pair()
+    ax = plot_graph(G.asformat(fmt), labels=labels)
+    np.testing.assert_allclose(image_of(ax), G.toarray())
+
+
+@pytest.mark.parametrize("exponent", [-300, -100, 100, 300])
+def test_extreme_weights_give_the_scaled_pictures(exponent):
+    G, labels = two_triangles_and_a_pair()
+    big = G * 10.0 ** exponent
+    image = image_of(plot_graph(big, labels=labels))
+    reference = image_of(plot_graph(G, labels=labels))
+    assert np.all(np.isfinite(image))
+    np.testing.assert_allclose(image, reference * 10.0 ** exponent, rtol=1e-12)
+    ax = plot_graph(big, labels=labels, kind="embedding")
+    xy = np.asarray([c for c in ax.collections if isinstance(c, PathCollection)][0].get_offsets())
+    assert np.all(np.isfinite(xy))
+    assert len({tuple(np.round(xy[labels == k][0], 6)) for k in range(3)}) == 3
+
+
+def test_binned_sums_near_the_float_limit_do_not_overflow():
+    G, labels = two_triangles_and_a_pair()
+    big = G * 5e307                    # the weights sum to 8e308 > the largest float64
+    image = image_of(plot_graph(big, labels=labels, max_pixels=1))
+    assert image.shape == (1, 1)
+    assert image[0, 0] == pytest.approx(12 * (5e307 / 64) + 2 * (1e308 / 64), rel=1e-12)
+
+
 def test_embedding_without_labels():
     G, _ = two_triangles_and_a_pair()
     ax = plot_graph(G, kind="embedding")
