@@ -631,3 +631,16 @@ def test_issue_degrees_and_sums_do_not_overflow():
     labels, emb = spectral_clustering_njw(G, 2, random_state=0, n_init=2)
     assert np.all(np.isfinite(emb))
     np.testing.assert_allclose(knn_sparsify(G, 3).toarray(), G)
+
+
+@pytest.mark.parametrize("metric", ["precomputed", "precomputed_graph"])
+@pytest.mark.parametrize("scale", [1e300, 1e-300])
+def test_precomputed_views_at_extreme_magnitudes(metric, scale):
+    D = [((v[:, None, :] - v[None, :, :]) ** 2).sum(-1) for v in VIEWS]
+    views = D if metric == "precomputed" else [np.exp(-d / d.mean()) for d in D]
+    kwargs = dict(n_neighbors=4, metric=metric, random_state=0, n_init=2)
+    ref = multiview_graph_clustering(views, 3, **kwargs)
+    got = multiview_graph_clustering([sp.csr_matrix(v * scale) for v in views], 3, **kwargs)
+    np.testing.assert_array_equal(got.labels, ref.labels)
+    np.testing.assert_allclose(got.view_coef, ref.view_coef, rtol=1e-9)
+    assert adjusted_rand(Y, got.labels) == 1.0
