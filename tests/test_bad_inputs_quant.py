@@ -643,3 +643,20 @@ def test_plot_quantizer_at_extreme_magnitudes_has_finite_limits(scale):
     ax = plot_quantizer(q[1] * scale, x=x * scale, bins=10)
     assert np.isfinite(ax.get_xlim()).all()
     plt.close(ax.figure)
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLE_SOLVERS))
+def test_data_near_the_largest_float_give_a_clear_error_or_a_finite_result(name):
+    x = np.array([1.7e308, -1.7e308, 1e308, -3.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            values = _flat_values(SAMPLE_SOLVERS[name](x))
+        except ValueError as exc:
+            assert "overflow" in str(exc)
+            return
+    assert np.isfinite(values[~np.isnan(values)] if name == "equal_prob" else values).all()
+    if name == "equal_prob":
+        np.testing.assert_array_equal(
+            equal_probability_thresholds(x, 3),
+            np.quantile(x * 0.5, [1 / 3, 2 / 3]) * 2.0)  # exact halving: the true quantiles

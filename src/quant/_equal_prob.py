@@ -64,7 +64,12 @@ def equal_probability_thresholds(x, n_levels, method="linear", *, return_levels=
     check_level_count(n_levels, 6 if return_levels else 4, "n_levels",
                       "the thresholds and their probabilities")
     probs = np.arange(1, n_levels) / n_levels
-    thresholds = np.quantile(x, probs, method=method) if n_levels > 1 else np.empty(0)
+    # Beyond 2^900, quantiles and bin sums of x over a power of two near max |x| (exact): the
+    # interpolation x0 + (x1 - x0) * g and the sums cannot overflow near the largest float.
+    scale = magnitude_scale(np.array([x.min(), x.max()]))
+    scale = scale if scale > 2.0**900 else 1.0
+    thresholds = (np.quantile(x / scale, probs, method=method) * scale if n_levels > 1
+                  else np.empty(0))
     if thresholds.size > 1 and np.any(thresholds[1:] == thresholds[:-1]):
         # coinciding thresholds: check (only then, it costs a sort) for too few values
         n_distinct = np.unique(x).size
@@ -76,8 +81,7 @@ def equal_probability_thresholds(x, n_levels, method="linear", *, return_levels=
         return thresholds
     cells = np.searchsorted(thresholds, x, side="left")
     counts = np.bincount(cells, minlength=n_levels)
-    # bin sums of x divided by a power of two near max |x| (exact): no overflow at 1e300
-    scale = magnitude_scale(np.array([x.min(), x.max()]))
+    # bin sums of x divided by the same power of two: no overflow at 1e300
     sums = np.bincount(cells, weights=x / scale, minlength=n_levels)
     with np.errstate(invalid="ignore", divide="ignore"):
         levels = sums / counts * scale

@@ -310,9 +310,14 @@ def _weight_scale(W, n_bits, axis):
         # (exact): no overflowing sum at 1e300, no channel flushed to zero by another's scale
         A = np.abs(W)
         p = np.ldexp(1.0, np.frexp(A.max(axis=reduce_axes, keepdims=True))[1])
-        scale = gamma * ((A / p).mean(axis=reduce_axes) * p.reshape(-1))
+        with np.errstate(over="ignore"):
+            scale = gamma * ((A / p).mean(axis=reduce_axes) * p.reshape(-1))
     else:
-        scale = gamma * np.abs(W)
+        with np.errstate(over="ignore"):
+            scale = gamma * np.abs(W)
+    if not np.isfinite(scale).all():
+        raise ValueError("the channel scale gamma * mean|W_c| overflows float64 (weights near "
+                         "the largest float); rescale W by a power of two")
     shape = [1] * W.ndim
     shape[axis] = W.shape[axis]
     return n_bits, W, scale, scale.reshape(shape)

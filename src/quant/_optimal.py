@@ -270,7 +270,7 @@ def _cluster_means(u, cw, starts, scale):
     ends = np.append(starts[1:], n) - 1
     sizes = np.diff(np.append(starts, n))
     big = np.maximum(np.abs(u[starts]), np.abs(u[ends]))
-    cs = np.ldexp(1.0, np.frexp(big)[1])  # per cluster: |u| / cs < 1
+    cs = np.ldexp(0.5, np.frexp(big)[1])  # per cluster: |u| / cs < 2 (and cs finite)
     cs_each = np.repeat(cs, sizes)
     v = u / cs_each
     wsum = np.add.reduceat(cw, starts)

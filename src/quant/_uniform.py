@@ -424,7 +424,15 @@ def uniform_mse_quantizer(x, n_levels, *, symmetric=True, mode="midrise", method
     # data's scale anyway) so that squares cannot overflow, then scale the result back.
     scale = magnitude_scale(u)
     q = _fit_samples(u / scale, cw, L, mode, method, free_offset, codes, n_grid, refine)
-    return UniformQuant(q.step * scale, q.offset * scale, unscale_mse(q.mse, scale), L, mode)
+    mse = unscale_mse(q.mse, scale)
+    step, offset = q.step * scale, q.offset * scale
+    with np.errstate(over="ignore", invalid="ignore"):
+        ends = offset + step * codes[[0, -1]]
+    if not (np.isfinite(step) and np.isfinite(ends).all()):
+        raise ValueError(f"the step ({q.step:.6g} * 2^{int(np.log2(scale))}) or the outermost "
+                         "levels overflow float64 (data near the largest float); rescale x "
+                         "by a power of two")
+    return UniformQuant(step, offset, mse, L, mode)
 
 
 def _fit_samples(u, cw, L, mode, method, free_offset, codes, n_grid, refine):
