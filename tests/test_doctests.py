@@ -49,6 +49,7 @@ PUBLIC_PACKAGES = [
     "normgraph.quant",
     "normgraph.nn",
     "normgraph.nn.quant",
+    "normgraph.nn.bnn",
 ]
 
 

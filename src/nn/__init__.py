@@ -13,6 +13,10 @@ Table of contents
 :mod:`normgraph.nn.quant`
     N2UQ (learnable nonuniform thresholds, uniform outputs, generalized STE), the LSQ and
     PACT/DoReFa baselines, quantized convolutions, integer inference, quantized ResNets.
+:mod:`normgraph.nn.bnn`
+    Binary networks: ReActNet-A (``RSign``, ``RPReLU``, ``BinaryConv2d``, ``ReActBlock``,
+    ``reactnet_a``), the AdamBNN two-step recipe ``two_step_train`` and the weight-dynamics
+    trackers ``FlipFlopTracker`` / ``C2ITracker``.
 
 Examples
 --------
@@ -22,7 +26,7 @@ Examples
 tensor([0., 1., 3.], grad_fn=<MulBackward0>)
 """
 
-from . import quant
+from . import bnn, quant
 from ._training import (
     DistributionLoss,
     LearnableBias,
@@ -30,15 +34,19 @@ from ._training import (
     bnn_param_groups,
     linear_lr_lambda,
 )
+from .bnn import *  # noqa: F401,F403  (the public names of normgraph.nn.bnn)
+from .bnn import __all__ as _bnn_all
 from .quant import *  # noqa: F401,F403  (the public names of normgraph.nn.quant)
 from .quant import __all__ as _quant_all
 
 __all__ = [
     "quant",
+    "bnn",
     "LearnableBias",
     "DistributionLoss",
     "linear_lr_lambda",
     "bnn_param_groups",
     "QuantizerBase",
     *_quant_all,
+    *_bnn_all,
 ]
