@@ -224,7 +224,7 @@ def standardize_edges(x, *, view=None):
     array([0.4226, 0.4226, 2.1547])
     """
     x = check_array_param(x, "x", ndim=1, min_size=0)
-    name = "" if view is None else f"view {view}: "
+    name = "x: " if view is None else f"view {view}: "
     if x.size < 2:
         raise ValueError(f"{name}need at least two edge distances to standardise, got {x.size}")
     # (x - mean) / std is invariant to the scale of x: divide by a power of two first when
@@ -271,7 +271,7 @@ def gaussian_from_distance(x, *, view=None):
     array([1.    , 0.1353])
     """
     x = check_array_param(x, "x", ndim=1, min_size=0)
-    name = "" if view is None else f"view {view}: "
+    name = "x: " if view is None else f"view {view}: "
     if x.size and x.min() < 0:
         raise ValueError(f"{name}distances must be nonnegative")
     # exp(-x / (2 sigma^2)) is invariant to the scale of x; a power of four keeps sqrt exact.
