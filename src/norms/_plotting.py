@@ -64,6 +64,36 @@ def _select_rows(table, p, include):
     return rows, [q for q in ps if any(r["p"] == q for r in rows)]
 
 
+def _log_limits(rows):
+    """Norm-axis limits a factor 2 beyond the smallest bound and the largest value.
+
+    None when some value is not positive (the axis is then linear). Computed in float64 with
+    the factor clipped to the representable range, so norms near 1e+-300 keep their bars.
+    """
+    values = np.array([r["value"] for r in rows], dtype=float)
+    lows = np.array([r["lower"] if r.get("lower") is not None else r["value"] for r in rows],
+                    dtype=float)
+    if not np.all(values > 0):
+        return None
+    ends = np.concatenate([values, lows[lows > 0]])
+    tiny, huge = np.finfo(float).tiny, np.finfo(float).max
+    return max(float(ends.min()) / 2.0, tiny), min(float(ends.max()) * 2.0, huge)
+
+
+def _log_axis(ax, low, high):
+    """Log norm axis; above 100 decades, at most 7 fixed decade ticks (matplotlib's own log
+    locator overflows on spans of several hundred decades)."""
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    ax.set_xscale("log")
+    ax.set_xlim(low, high)
+    first, last = np.ceil(np.log10(low)), np.floor(np.log10(high))
+    if last - first > 100:
+        ax.xaxis.set_major_locator(FixedLocator(10.0 ** np.unique(
+            np.linspace(first, last, 7).round())))
+        ax.xaxis.set_minor_locator(NullLocator())
+
+
 def _p_label(q):
     return "l-inf" if q == np.inf else f"l{q:g}"
 
@@ -116,13 +146,15 @@ def plot_norm_profile(table, ax=None, p=None, *, include=("conv", "linear")):
     pos = {name: i for i, name in enumerate(names)}
     height = 0.8 / len(ps)
     fig, ax = get_axes(ax, figsize=(7.5, _MARGIN_IN + _ROW_IN * len(names) * max(1, len(ps) / 2)))
+    limits = _log_limits(rows)
+    left = 0.0 if limits is None else limits[0]
     for j, q in enumerate(ps):
         sel = [r for r in rows if r["p"] == q]
         y = np.array([pos[r["name"]] for r in sel]) + (j - (len(ps) - 1) / 2) * height
         val = np.array([r["value"] for r in sel], dtype=float)
         low = np.array([r["lower"] if r.get("lower") is not None else r["value"] for r in sel],
                        dtype=float)
-        ax.barh(y, val, height=height, color=f"C{j}", label=_p_label(q))
+        ax.barh(y, val - left, left=left, height=height, color=f"C{j}", label=_p_label(q))
         gap = np.clip(val - low, 0.0, None)
         if np.any(gap > 0):
             ax.errorbar(val, y, xerr=np.vstack([gap, np.zeros_like(gap)]), fmt="none",
@@ -130,8 +162,8 @@ def plot_norm_profile(table, ax=None, p=None, *, include=("conv", "linear")):
     ax.set_yticks(np.arange(len(names)))
     ax.set_yticklabels(names, fontsize=8)
     ax.set_ylim(len(names) - 0.5, -0.5)
-    if min(r["value"] for r in rows) > 0:
-        ax.set_xscale("log")
+    if limits is not None:
+        _log_axis(ax, *limits)
     ax.set_xlabel("operator norm (l2: bar = upper bound, whisker to certified lower bound)")
     ax.set_title(f"Per-layer operator norms, {len(names)} layers", loc="left")
     ax.grid(axis="x", which="major", linewidth=0.4, alpha=0.5)

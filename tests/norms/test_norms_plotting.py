@@ -61,7 +61,7 @@ def test_one_row_per_conv_and_linear_layer_by_default(table):
     assert len(bar_sets) == len(ps)
     for bars, q in zip(bar_sets, ps):
         for bar, name in zip(bars, names):
-            assert bar.get_width() == pytest.approx(expected[(name, q)])
+            assert bar.get_x() + bar.get_width() == pytest.approx(expected[(name, q)])
             center = bar.get_y() + bar.get_height() / 2
             assert round(center) == names.index(name)
 
@@ -96,6 +96,31 @@ def test_linear_axis_when_a_value_is_zero():
     rows = [dict(name="a", type="Linear", p=1, value=0.0, lower=0.0, upper=0.0),
             dict(name="b", type="Linear", p=1, value=2.0, lower=2.0, upper=2.0)]
     assert plot_norm_profile(rows).get_xscale() == "linear"
+
+
+def test_extreme_magnitudes_drawn_on_the_log_axis(tmp_path):
+    rows = [dict(name="tiny", type="Conv2d", p=2, value=3e-300, lower=1e-300, upper=3e-300),
+            dict(name="huge", type="Linear", p=2, value=2e300, lower=1e300, upper=2e300)]
+    ax = plot_norm_profile(rows)
+    assert ax.get_xscale() == "log"
+    np.testing.assert_allclose([b.get_x() + b.get_width() for b in ax.patches],
+                               [3e-300, 2e300])
+    low, high = ax.get_xlim()
+    assert low <= 1e-300 and high >= 2e300
+    ax.figure.savefig(tmp_path / "extreme.png")       # renders without overflow errors
+    assert len(ax.get_xticks()) <= 7
+    # a network scaled by 1e+-300 keeps its picture: the same bars and decades, shifted
+    base = [dict(name="a", type="Conv2d", p=2, value=3.0, lower=1.0, upper=3.0),
+            dict(name="b", type="Conv2d", p=2, value=60.0, lower=50.0, upper=60.0)]
+    for factor in (1e-300, 1e300):
+        scaled = [{**r, "value": r["value"] * factor, "lower": r["lower"] * factor}
+                  for r in base]
+        ax = plot_norm_profile(scaled)
+        assert ax.get_xscale() == "log"
+        ends = [b.get_x() + b.get_width() for b in ax.patches]
+        np.testing.assert_allclose(ends, np.array([3.0, 60.0]) * factor)
+        np.testing.assert_allclose(ax.get_xlim(), np.array([0.5, 120.0]) * factor)
+        ax.figure.savefig(tmp_path / "scaled.png")
 
 
 def test_figure_height_grows_with_layer_count_and_width_is_fixed():
