@@ -29,7 +29,9 @@ import time
 
 import numpy as np
 
-#: Chosen by ``--choose-width`` (seed 0; see the module docstring), then frozen.
+#: Chosen by ``--choose-width`` (seed 0; see the module docstring), then frozen. The search
+#: measured teacher / PACT W2/A2 at width 32: 99.4 / 98.9 % (gap 0.6 points), 16: 98.9 / 97.8 %
+#: (1.1), 8: 96.4 / 86.9 % (9.4), so 8.
 WIDTH = 8
 
 #: ImageNet top-1 (%) of ResNet-18 at W2/A2 from the reference repositories (spec 7). Our
