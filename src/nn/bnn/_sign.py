@@ -40,10 +40,19 @@ def bireal_surrogate(x):
     return inner * (2.0 - inner.abs())
 
 
+def _sign_keep_nan(x):
+    y = torch.sign(x)
+    nan = torch.isnan(x)
+    if bool(nan.any()):
+        y = torch.where(nan, x, y)
+    return y
+
+
 class BiRealSignFunction(torch.autograd.Function):
     """``sign(x)`` forward, Bi-Real surrogate gradient ``F'(x) = 2 - 2|x|`` on [-1, 1) backward.
 
-    Call it through :func:`bireal_sign`. ``torch.sign(0) = 0`` is kept in the forward.
+    Call it through :func:`bireal_sign`. ``torch.sign(0) = 0`` is kept in the forward; NaN
+    stays NaN (``torch.sign`` itself maps NaN to 0, which would hide it).
 
     Examples
     --------
@@ -58,7 +67,7 @@ class BiRealSignFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return torch.sign(x)
+        return _sign_keep_nan(x)
 
     @staticmethod
     def backward(ctx, grad_out):
@@ -108,7 +117,7 @@ def bireal_sign_reference(x):
     tensor([1.0000, 1.5000])
     """
     f = bireal_surrogate(x)
-    return torch.sign(x).detach() + f - f.detach()
+    return _sign_keep_nan(x.detach()) + f - f.detach()
 
 
 class RSign(nn.Module):
