@@ -41,8 +41,8 @@ def _normalized_rows(X):
     # Cosine ignores each row's scale: every row is first divided by a power of two near its
     # largest entry (exact), so that no norm overflows, underflows, or falls below the
     # 10 * eps under which ``normalize`` leaves a row unnormalised.
-    X = scale_rows(X, row_safe_scales(X, always=True))
-    X = normalize(X, norm="l2", copy=True)
+    scaled = scale_rows(X, row_safe_scales(X, always=True))
+    X = normalize(scaled, norm="l2", copy=scaled is X)  # in place on our own copy
     sq = np.asarray(X.multiply(X).sum(axis=1)).ravel() if sp.issparse(X) else (X * X).sum(1)
     zero = np.flatnonzero(sq == 0)
     if zero.size:

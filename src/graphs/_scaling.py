@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from normgraph._utils.numeric import max_abs, power_of_two_scale
+from normgraph._utils.numeric import power_of_two_scale
 
 __all__ = ["safe_scale", "row_safe_scales", "scale_rows", "scale_view"]
 
@@ -74,9 +74,13 @@ def row_safe_scales(X, *, always=False):
         row_max = np.zeros(X.shape[0])
         nonempty = np.diff(X.indptr) > 0
         if X.nnz:
-            row_max[nonempty] = np.maximum.reduceat(np.abs(X.data), X.indptr[:-1][nonempty])
+            starts = X.indptr[:-1][nonempty]
+            row_max[nonempty] = np.maximum(np.maximum.reduceat(X.data, starts),
+                                           -np.minimum.reduceat(X.data, starts))
+    elif X.shape[1]:
+        row_max = np.maximum(X.max(axis=1), -X.min(axis=1))  # no |X| temporary
     else:
-        row_max = np.max(np.abs(X), axis=1) if X.shape[1] else np.zeros(X.shape[0])
+        row_max = np.zeros(X.shape[0])
     scale = power_of_two_scale if always else safe_scale
     return np.array([scale(v) for v in row_max]) if row_max.size else row_max
 
@@ -92,9 +96,14 @@ def scale_rows(X, scales):
     return X / scales[:, None]
 
 
+def _max_abs(a):
+    """Largest |entry| of a finite array without an |a| temporary of its size."""
+    return float(max(a.max(), -a.min())) if a.size else 0.0
+
+
 def scale_view(X):
     """``(X / s, s)`` for one :func:`safe_scale` of the whole view (``(X, 1.0)`` if safe)."""
-    s = safe_scale(max_abs(X.data if sp.issparse(X) else X))
+    s = safe_scale(_max_abs(X.data if sp.issparse(X) else X))
     if s == 1.0:
         return X, s
     if sp.issparse(X):
