@@ -208,6 +208,9 @@ def power_iteration(op, adjoint, shape, n_iter=100, tol=1e-8, random_state=0):
     for _ in range(n_iter):
         tv = np.asarray(op(v), dtype=np.float64)
         sigma = float(scaled_norm(tv))  # ||v|| = 1; no overflow for huge entries
+        if not np.isfinite(sigma):
+            raise ValueError("op returned NaN/inf for a unit vector: T is not a finite linear map "
+                             "(or its norm is beyond the float64 range)")
         if sigma > best:
             best, best_v = sigma, v
         if sigma == 0.0:
@@ -215,8 +218,12 @@ def power_iteration(op, adjoint, shape, n_iter=100, tol=1e-8, random_state=0):
         if prev is not None and abs(sigma - prev) <= tol * sigma:
             break
         prev = sigma
-        w = np.asarray(adjoint(tv), dtype=np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            w = np.asarray(adjoint(tv), dtype=np.float64)
         nw = float(scaled_norm(w))
+        if not np.isfinite(nw):  # T^T T v overflowed: T^T (T v / ||T v||) has the same direction
+            w = np.asarray(adjoint(tv / sigma), dtype=np.float64)
+            nw = float(scaled_norm(w))
         if nw == 0.0 or not np.isfinite(nw):
             break
         v = w / nw

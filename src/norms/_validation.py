@@ -296,37 +296,32 @@ def _parse_padding(padding, D, kernel_size, stride, dilation, transposed):
 
 
 def _parse_input_shape(input_shape, D, in_channels, weight_shape, groups):
-    if isinstance(input_shape, (numbers.Integral,)) and not isinstance(input_shape, bool):
-        shape = (input_shape,) * D
+    if isinstance(input_shape, numbers.Integral) and not isinstance(input_shape, bool):
+        shape = (check_int(input_shape, "input_shape"),) * D
+    elif isinstance(input_shape, (str, bytes)) or not hasattr(input_shape, "__iter__"):
+        raise TypeError(f"input_shape must be an int or a tuple of ints, got {input_shape!r}")
     else:
-        try:
-            shape = tuple(int(v) if isinstance(v, numbers.Integral) and not isinstance(v, bool)
-                          else v for v in input_shape)
-        except TypeError:
-            raise TypeError(f"input_shape must be an int or a tuple of ints, got {input_shape!r}")
-        if not all(isinstance(v, int) for v in shape):
-            raise TypeError(f"input_shape must contain integers, got {input_shape!r}")
+        shape = tuple(check_int(v, "input_shape") for v in input_shape)
     if len(shape) == D:
         spatial = shape
     elif len(shape) in (D + 1, D + 2):
         channels = shape[-D - 1]
         if channels != in_channels:
             raise ValueError(
-                f"input_shape {tuple(input_shape)} has {channels} channels but the weight of "
+                f"input_shape {shape} has {channels} channels but the weight of "
                 f"shape {tuple(weight_shape)} with groups={groups} expects {in_channels}"
             )
         spatial = shape[-D:]
     else:
         raise ValueError(
-            f"input_shape {tuple(input_shape)} does not match the weight of shape "
+            f"input_shape {shape} does not match the weight of shape "
             f"{tuple(weight_shape)}: expected {D} spatial sizes, optionally preceded by the "
             f"channel count {in_channels} (and a batch size)"
         )
     if any(n < 1 for n in spatial):
-        raise ValueError(f"input_shape must have positive spatial sizes, got {tuple(input_shape)}")
+        raise ValueError(f"input_shape must have positive spatial sizes, got {shape}")
     if any(n > MAX_AXIS for n in spatial):
-        raise ValueError(f"input_shape must have spatial sizes <= {MAX_AXIS}, got "
-                         f"{tuple(input_shape)}")
+        raise ValueError(f"input_shape must have spatial sizes <= {MAX_AXIS}, got {shape}")
     return tuple(spatial)
 
 
