@@ -208,7 +208,11 @@ def check_scalar_param(value, name, *, kind="real", low=None, high=None, low_inc
     else:
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             raise TypeError(f"{name} must be a real number, got {value!r}")
-        value = float(value)
+        try:
+            value = float(value)
+        except OverflowError:  # a Python int beyond the float64 range (10**400)
+            raise ValueError(f"{name} must be finite, got an integer beyond the float64 "
+                             "range") from None
         if not np.isfinite(value):
             raise ValueError(f"{name} must be finite, got {value!r}")
     if low is not None:

@@ -154,7 +154,7 @@ def test_check_int_range(v):
             check_int(v, "k", low=1)
 
 
-@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 10**400, -(10**400)])
 def test_check_real_rejects_non_finite(bad):
     with pytest.raises(ValueError, match="^tol must be finite"):
         check_real(bad, "tol")
