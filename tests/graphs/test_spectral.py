@@ -302,3 +302,25 @@ def test_as_many_clusters_as_nodes():
     G = np.ones((5, 5)) - np.eye(5)
     labels, emb = spectral_clustering_njw(G, 5, random_state=0)
     assert sorted(labels) == [0, 1, 2, 3, 4] and emb.shape == (5, 5)
+
+
+# ----------------------------------------------------------------------------- one cluster
+
+
+@pytest.mark.parametrize("eigen_solver", ["arpack", "lobpcg", "dense", "auto"])
+@pytest.mark.parametrize("assign_labels", ["kmeans", "discretize"])
+def test_one_cluster_gives_zeros_and_the_trivial_eigenvector(planted, eigen_solver,
+                                                              assign_labels):
+    """n_clusters = 1: every label 0; on a connected graph the embedding is the unit
+    normalisation of D^{1/2} 1 (the null vector of L), i.e. all ones after row scaling."""
+    G, _ = planted
+    labels, embedding = spectral_clustering_njw(G, 1, eigen_solver=eigen_solver,
+                                                assign_labels=assign_labels, random_state=0)
+    np.testing.assert_array_equal(labels, np.zeros(300, dtype=np.int64))
+    assert embedding.shape == (300, 1)
+    np.testing.assert_allclose(embedding[:, 0], 1.0, rtol=1e-6)
+    vals, vecs = spectral_embedding_njw(G, 1, eigen_solver=eigen_solver, random_state=0)
+    d = np.asarray(G.sum(axis=1)).ravel()
+    np.testing.assert_allclose(np.abs(vecs[:, 0]), np.sqrt(d) / np.linalg.norm(np.sqrt(d)),
+                               atol=1e-6)
+    assert abs(vals[0]) < 1e-6
