@@ -39,6 +39,19 @@ Layout (data flows top to bottom)
 ``_result``
     :class:`NormResult`, the record returned with ``return_details=True``.
 
+Bad input and extreme magnitudes
+--------------------------------
+Every public function validates its arguments at the boundary with the shared vocabulary of
+``normgraph._utils.validation``: a wrong type is a ``TypeError``, a bad value a
+``ValueError``, each naming the parameter. Norms are positively homogeneous, so weights of
+extreme magnitude (1e-300 .. 1e300) are divided by an exact power of two before anything is
+squared or summed, and the result is multiplied back: the answer is the scaled answer. Only a
+norm that is itself beyond the float64 range is reported as ``inf``, with a
+:class:`NormOverflowWarning`. Long inputs (a 10^9-pixel axis) cost no more than short ones
+for the exact l1/l-inf/Frobenius norms; paths that need memory proportional to the input
+(FFT, power iteration, the explicit matrix) refuse up front, naming ``input_shape``, when it
+cannot fit.
+
 Importing this package never imports torch (nor matplotlib): the torch-facing functions
 import it when they run.
 
@@ -55,12 +68,13 @@ from ._api import bn_norm, closed_form_is_exact, conv_norm, linear_norm
 from ._decay import NormDecay, project_l1_ball
 from ._l2 import conv_singular_values, gram_bound, power_iteration, spatial_gram_bound
 from ._plotting import plot_norm_profile
-from ._result import NormResult
+from ._result import NormOverflowWarning, NormResult
 from ._svc import clip_singular_values
 from ._torch import layer_norms
 
 __all__ = [
     "NormDecay",
+    "NormOverflowWarning",
     "NormResult",
     "bn_norm",
     "clip_singular_values",

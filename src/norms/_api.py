@@ -75,8 +75,19 @@ def conv_norm(weight, p=np.inf, input_shape=None, stride=1, padding=0, dilation=
 
     Raises
     ------
-    ValueError, TypeError
-        For invalid weights or settings (see ``normalize_conv_args``) and unknown ``p``.
+    TypeError
+        A wrong type: complex or non-numeric weight, non-integer settings, a non-string
+        ``padding_mode`` or ``l2_method``, a non-bool flag.
+    ValueError
+        A bad value (see ``normalize_conv_args``): unknown ``p``/``l2_method``, NaN/inf
+        weights, settings PyTorch rejects, and inputs whose l2 computation (FFT, power
+        iteration) cannot fit in memory (use ``l2_method="spatial_gram"`` or ``"holder"``).
+
+    Warns
+    -----
+    NormOverflowWarning
+        When the norm itself is beyond the float64 range (it is then ``inf``). Weights of any
+        smaller magnitude give the scaled answer (they are rescaled by an exact power of two).
 
     Examples
     --------

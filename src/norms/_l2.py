@@ -299,12 +299,14 @@ def gram_bound(blocks, n_iter=6):
     blocks : array-like of shape (..., a, b), real or complex
         The matrices (any leading batch dimensions).
     n_iter : int, default=6
-        Number of Gram iterations ``t``.
+        Number of Gram iterations ``t``. Values above 64 act as 64: the float64 bound has
+        converged by then (more iterations would only overflow the exponent ``2^t``).
 
     Returns
     -------
     bound : float
-        ``max`` over the matrices of their bound (without the reporting margin).
+        ``max`` over the matrices of their bound (without the reporting margin); blocks of
+        extreme magnitude are rescaled by an exact power of two, so this is the scaled bound.
 
     Examples
     --------
@@ -425,7 +427,9 @@ def spatial_gram_bound(weight, n_iter=4, groups=1, *, budget=False):
     weight : ndarray or torch.Tensor of shape (C_out, C_in/groups, *k)
         Conv weight in PyTorch layout (1-D, 2-D or 3-D).
     n_iter : int, default=4
-        Number of iterations ``t``.
+        Number of iterations ``t`` (at most 64, like :func:`gram_bound`). The kernel grows to
+        ``2^t (k - 1) + 1`` taps per axis: a ``t`` whose iterates cannot fit in memory is
+        refused with a ``ValueError`` naming ``n_iter``.
     groups : int, default=1
         Convolution groups (the bound is the maximum over groups).
     budget : bool, default=False
