@@ -238,6 +238,30 @@ def test_metrics_hostile_labels(func, which, kind):
     _assert_names(excinfo, which, "y_true and y_pred")
 
 
+accepted_dtypes = st.sampled_from([np.int8, np.int64, np.uint16, np.float32, np.bool_])
+
+
+@FAST
+@given(accepted_dtypes)
+def test_integer_bool_and_float32_inputs_equal_their_float64_cast(dtype):
+    """Real-valued dtypes are accepted, and give the answer of the float64 cast."""
+    views = [np.round(v * 3).astype(dtype) for v in VIEWS]
+    cast = [v.astype(np.float64) for v in views]
+    assert _same_edges(knn_union_edges(views, 3), knn_union_edges(cast, 3))
+    np.testing.assert_array_equal(view_edge_weights(views[0], ROWS, COLS),
+                                  view_edge_weights(cast[0], ROWS, COLS))
+    G = np.round(GRAPH * 3).astype(dtype)
+    Gf = G.astype(np.float64)
+    assert (knn_sparsify(G, 3) != knn_sparsify(Gf, 3)).nnz == 0
+    vals, _ = spectral_embedding_njw(G, 2, random_state=0)
+    np.testing.assert_allclose(vals, spectral_embedding_njw(Gf, 2, random_state=0)[0])
+    W = np.round(W_FUSION * 5 + 1).astype(dtype)
+    # float32 W is documented to be stored (and returned) in float32
+    np.testing.assert_allclose(consistent_graph_fusion(W, max_iter=3)[0],
+                               consistent_graph_fusion(W.astype(np.float64), max_iter=3)[0],
+                               rtol=1e-5 if dtype == np.float32 else 0)
+
+
 # --------------------------------------------------------------------------------------------
 # 2. wrong types and values of the scalar parameters
 # --------------------------------------------------------------------------------------------
