@@ -158,3 +158,36 @@ def test_demo_figure_artists():
     assert [t.get_text() for t in acc_ax.get_yticklabels()] == ["m0", "m1", "m2", "m3"]
     np.testing.assert_allclose([b.get_width() for b in acc_ax.patches], [0.5, 0.6, 0.7, 0.8])
     plt.close(fig)
+
+
+README_ROWS = {  # README's demo table row -> the demo's method
+    "best clean single view (pixels)": "pixels",
+    "noisy_pixels alone": "noisy_pixels",
+    "misjoined_gradient_hist alone": "misjoined_gradient_hist",
+    "concatenated features, 6 views": "concatenated features",
+    "average of the 6 view graphs": "average of view graphs",
+    "SGF, 6 views": "SGF (similarity)",
+    "DGF, 6 views": "DGF (dissimilarity)",
+    "SGF, the 4 clean views only": "SGF, 4 clean views only",
+}
+
+
+def test_readme_demo_figures_match_a_fresh_run(demo_run):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## What the demo shows"):readme.index("## What the library")]
+    table = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 4 and cells[0] in README_ROWS:
+            table[README_ROWS[cells[0]]] = [float(c) for c in cells[1:]]
+    assert len(table) == len(README_ROWS)
+    rows = metric_rows(demo_run[1])
+    for method, figures in table.items():
+        np.testing.assert_allclose(figures, rows[method], atol=0.0005 + 1e-9, err_msg=method)
+    coef = coefficient_rows(demo_run[1])
+    for name, (sgf, dgf) in [("misjoined_gradient_hist", coef["misjoined_gradient_hist"]),
+                             ("noisy_pixels", coef["noisy_pixels"])]:
+        assert f"SGF {sgf:.3f}".replace("0.", ".") in section, name
+        assert f"DGF {dgf:.3f}".replace("0.", ".") in section, name
