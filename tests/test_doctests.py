@@ -50,6 +50,8 @@ PUBLIC_PACKAGES = [
     "normgraph.nn",
     "normgraph.nn.quant",
     "normgraph.nn.bnn",
+    "normgraph.nn.attention",
+    "normgraph.nn.rsc",
 ]
 
 

@@ -17,6 +17,13 @@ Table of contents
     Binary networks: ReActNet-A (``RSign``, ``RPReLU``, ``BinaryConv2d``, ``ReActBlock``,
     ``reactnet_a``), the AdamBNN two-step recipe ``two_step_train`` and the weight-dynamics
     trackers ``FlipFlopTracker`` / ``C2ITracker``.
+:mod:`normgraph.nn.attention`
+    Polarized Self-Attention (``PolarizedSelfAttention``, its ``ChannelOnlyPSA`` /
+    ``SpatialOnlyPSA`` branches, paper and official variants) and ``insert_psa`` for ResNets.
+:mod:`normgraph.nn.rsc`
+    Representation Self-Challenging: the pure function ``rsc_mask`` (gradient scores,
+    spatial/channel/vector modes, batch selection), ``RSCHead`` (identity in eval mode),
+    ``RSCSchedule`` and the presets of ``rsc_preset``.
 
 Examples
 --------
@@ -26,7 +33,7 @@ Examples
 tensor([0., 1., 3.], grad_fn=<MulBackward0>)
 """
 
-from . import bnn, quant
+from . import attention, bnn, quant, rsc
 from ._training import (
     DistributionLoss,
     LearnableBias,
@@ -34,10 +41,14 @@ from ._training import (
     bnn_param_groups,
     linear_lr_lambda,
 )
+from .attention import *  # noqa: F401,F403  (the public names of normgraph.nn.attention)
+from .attention import __all__ as _attention_all
 from .bnn import *  # noqa: F401,F403  (the public names of normgraph.nn.bnn)
 from .bnn import __all__ as _bnn_all
 from .quant import *  # noqa: F401,F403  (the public names of normgraph.nn.quant)
 from .quant import __all__ as _quant_all
+from .rsc import *  # noqa: F401,F403  (the public names of normgraph.nn.rsc)
+from .rsc import __all__ as _rsc_all
 
 __all__ = [
     "quant",
@@ -49,4 +60,8 @@ __all__ = [
     "QuantizerBase",
     *_quant_all,
     *_bnn_all,
+    "attention",
+    *_attention_all,
+    "rsc",
+    *_rsc_all,
 ]
