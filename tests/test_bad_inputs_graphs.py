@@ -36,8 +36,8 @@ from normgraph.graphs import (
     view_edge_weights,
 )
 
-FAST = settings(max_examples=12, deadline=None)
-SLOW = settings(max_examples=5, deadline=None)
+FAST = settings(max_examples=10, deadline=None)
+SLOW = settings(max_examples=4, deadline=None)
 FORMATS = settings(max_examples=5, deadline=None)
 
 # --------------------------------------------------------------------------------------------
