@@ -1,11 +1,16 @@
 """``normgraph demo``: the degraded views, the report, the figure and the --plot path check."""
 
+import contextlib
+import io
 import os
 import re
+from pathlib import Path
+from types import SimpleNamespace
 
 import matplotlib.pyplot as plt  # the Agg backend is set by tests/conftest.py
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import given
 from hypothesis import strategies as st
 from matplotlib.image import AxesImage
@@ -13,7 +18,7 @@ from matplotlib.image import AxesImage
 from normgraph.cli import main
 from normgraph.datasets import load_digits_multiview
 from normgraph.graphs._demo import (SCRAMBLED_FRACTION, add_noise, check_plot_path,
-                                    degrade_views, scramble_rows)
+                                    degrade_views, plot_demo, scramble_rows)
 
 
 @given(n=st.integers(1, 60), fraction=st.floats(0.0, 1.0), seed=st.integers(0, 10**6))
@@ -57,8 +62,9 @@ def test_plot_path_checked_before_any_work(tmp_path):
     assert check_plot_path(tmp_path / "fig.png").name == "fig.png"
     with pytest.raises(ValueError, match="unknown figure type"):
         check_plot_path(tmp_path / "fig.txt")
+    (tmp_path / "sub.png").mkdir()
     with pytest.raises(ValueError, match="folder"):
-        check_plot_path(tmp_path / "sub.png" if (tmp_path / "sub.png").mkdir() is None else "")
+        check_plot_path(tmp_path / "sub.png")
     with pytest.raises(OSError, match="does not exist"):
         check_plot_path(tmp_path / "missing" / "fig.png")
     if os.geteuid() != 0:                                # root writes anywhere
@@ -79,9 +85,6 @@ def test_cli_refuses_a_bad_plot_path_in_one_line(tmp_path, capsys):
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     path = tmp_path_factory.mktemp("demo") / "demo.png"
-    import contextlib
-    import io
-
     buffer = io.StringIO()
     with contextlib.redirect_stdout(buffer):
         status = main(["demo", "--plot", str(path)])
@@ -135,10 +138,6 @@ def test_demo_figure(demo_run):
 
 
 def test_demo_figure_artists():
-    from normgraph.graphs._demo import plot_demo
-    from types import SimpleNamespace
-    import scipy.sparse as sp
-
     rng = np.random.default_rng(0)
     n = 1200
     target = np.repeat(np.arange(4), n // 4)
@@ -173,8 +172,6 @@ README_ROWS = {  # README's demo table row -> the demo's method
 
 
 def test_readme_demo_figures_match_a_fresh_run(demo_run):
-    from pathlib import Path
-
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     section = readme[readme.index("## What the demo shows"):readme.index("## What the library")]
     table = {}

@@ -272,11 +272,11 @@ def _plot_scores(rows, ax):
     ax.set_xticks(np.linspace(0.0, 1.0, 6))
     ax.set_xlabel("clustering accuracy (ACC)")
     ax.set_title("Accuracy per method", loc="left")
-    handles = [plt_patch(color, kind) for kind, color in colors.items()]
+    handles = [_legend_patch(color, kind) for kind, color in colors.items()]
     ax.legend(handles=handles, fontsize=8, loc="best")
 
 
-def plt_patch(color, label):
+def _legend_patch(color, label):
     from matplotlib.patches import Patch
 
     return Patch(color=color, label=label)
