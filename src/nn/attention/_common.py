@@ -19,7 +19,9 @@ VARIANTS = ("paper", "official")
 
 # Above this magnitude a LayerNorm input is divided by a power of two first: LayerNorm is
 # scale invariant, and squares of float32 values beyond 2**64 overflow. eps is negligible there.
-_LN_RESCALE_ABOVE = 2.0**32
+# The input is brought to a peak near 2**32, where eps (1e-5) is far below the variance.
+_LN_RESCALE_EXPONENT = 32
+_LN_RESCALE_ABOVE = 2.0**_LN_RESCALE_EXPONENT
 
 
 def check_psa_config(channels, layout, variant, inter_channels, bias):
@@ -82,8 +84,9 @@ def scaled_layer_norm(z, normalized_shape, weight, bias, eps=1e-5):
     """``F.layer_norm`` over the trailing dims, exact for inputs beyond the squaring range.
 
     Each sample whose largest magnitude exceeds ``2**32`` is first divided by a power of two
-    near it (exact), so the variance cannot overflow to ``inf`` (float32 squares overflow
-    beyond ``2**64``); LayerNorm is scale invariant, so only the negligible ``eps`` changes.
+    (exact) that brings it near ``2**32``, so the variance cannot overflow to ``inf`` (float32
+    squares overflow beyond ``2**64``); LayerNorm is scale invariant and ``eps`` stays
+    negligible against a variance near ``2**64``.
 
     Examples
     --------
@@ -97,7 +100,8 @@ def scaled_layer_norm(z, normalized_shape, weight, bias, eps=1e-5):
     peak = z.detach().abs().amax(dim=dims, keepdim=True)
     big = peak > _LN_RESCALE_ABOVE
     if bool(big.any()):
-        scale = torch.where(big, torch.exp2(torch.floor(torch.log2(peak))), torch.ones_like(peak))
+        exponent = torch.floor(torch.log2(peak)) - _LN_RESCALE_EXPONENT
+        scale = torch.where(big, torch.exp2(exponent), torch.ones_like(peak))
         z = z / scale
     return F.layer_norm(z, normalized_shape, weight, bias, eps)
 
