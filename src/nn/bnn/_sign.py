@@ -72,9 +72,8 @@ class BiRealSignFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_out):
         (x,) = ctx.saved_tensors
-        inside = (x >= -1.0) & (x < 1.0)
-        slope = torch.where(inside, 2.0 - 2.0 * x.abs(), torch.zeros_like(x))
-        return grad_out * slope
+        # 2 - 2|x| is <= 0 exactly outside (-1, 1), so the clamp gives F' everywhere
+        return grad_out * (2.0 - 2.0 * x.abs()).clamp_(min=0.0)
 
 
 def bireal_sign(x):
