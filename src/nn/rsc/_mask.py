@@ -19,7 +19,18 @@ MODES = ("random", "spatial", "channel", "vector")
 
 
 class RSCDetails(NamedTuple):
-    """What :func:`rsc_mask` decided (``return_details=True``); every tensor detached."""
+    """What :func:`rsc_mask` decided (``return_details=True``); every tensor detached.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from normgraph.nn.rsc import rsc_mask
+    >>> fc = torch.nn.Linear(6, 2)
+    >>> _, d = rsc_mask(torch.randn(4, 6), fc, torch.tensor([0, 1, 0, 1]), mode="vector",
+    ...                 return_details=True)
+    >>> d.mode, tuple(d.dropped.sum(1).tolist())                  # ceil(6 / 3) = 2 entries
+    ('vector', (2, 2, 2, 2))
+    """
 
     mask: torch.Tensor
     """The mask (same as the first return value)."""

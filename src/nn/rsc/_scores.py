@@ -12,7 +12,17 @@ __all__ = ["rsc_scores", "RSCScores", "check_features", "check_targets", "check_
 
 
 class RSCScores(NamedTuple):
-    """Result of :func:`rsc_scores` (every tensor detached)."""
+    """Result of :func:`rsc_scores` (every tensor detached).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from normgraph.nn.rsc import rsc_scores
+    >>> fc = torch.nn.Linear(2, 2)
+    >>> s = rsc_scores(torch.randn(3, 2), fc, torch.tensor([0, 1, 0]))
+    >>> s._fields, s.spatial is None
+    (('logits', 'grad', 'channel', 'spatial'), True)
+    """
 
     logits: torch.Tensor
     """(N, K) logits of the unmuted features."""
