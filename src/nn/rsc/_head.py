@@ -8,7 +8,7 @@ from torch import nn
 
 from ..._utils.validation import check_choice, check_int
 from .._checks import check_tensor
-from ._mask import rsc_mask
+from ._mask import _fraction, rsc_mask
 from ._presets import PRESET_SCHEDULES, PRESETS, rsc_preset
 from ._schedule import RSCSchedule
 
@@ -132,6 +132,7 @@ class RSCHead(nn.Module):
             return schedule
         base = dict(_API_DEFAULTS) if self.preset is None else rsc_preset(self.preset)
         base.update(self.overrides)
+        _fraction(base["batch_drop"], "batch_drop")
         if schedule is None:
             if self.preset is None or "batch_drop" in self.overrides:
                 return RSCSchedule("constant", base["batch_drop"])
