@@ -428,6 +428,10 @@ def test_issue_example_extreme_sample_weight_no_longer_gives_nan_levels():
     (lambda x: N2UQuantizer(n_bits=10**9).fit(x[:, None]), "n_bits"),
     (lambda x: n2uq_forward(x, 0.0, [1.0], n_bits=10**9), "n_bits"),
     (lambda x: lloyd_max(x, 3, max_iter=10**30), "max_iter"),
+    (lambda x: uniform_mse_quantizer(x, 10**400), "n_levels"),
+    (lambda x: equal_probability_thresholds(x, 10**400), "n_levels"),
+    (lambda x: lloyd_max(x, 3, tol=10**400), "tol"),
+    (lambda x: N2UQuantizer(scale1=10**400).fit(x[:, None]), "scale1"),
 ])
 def test_issue_example_huge_size_parameters_are_refused_up_front(call, name):
     x = np.random.default_rng(3).normal(size=10)

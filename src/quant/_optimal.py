@@ -231,7 +231,7 @@ def optimal_kmeans_1d(x, n_levels, *, method="dc", sample_weight=None, return_la
         if low_memory:
             starts, total_ss = _split_low_memory(us, cw, k, _KMEANS_METHODS[method])
         else:
-            check_allocation(float(k) * n, "n_levels", itemsize=4,
+            check_allocation(float(min(k, 2**80)) * n, "n_levels", itemsize=4,
                              what="the argmin table of the DP (low_memory=True needs O(N))")
             starts, total_ss = _split_direct(us, cw, k, _KMEANS_METHODS[method])
     levels, inertia_s = _cluster_means(u, cw, starts, scale)

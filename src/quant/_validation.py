@@ -171,7 +171,8 @@ def check_level_count(count, n_arrays, name, what):
     ...
     ValueError: n_levels asks for about 3.2e+07 TB for the levels, more than this machine's ...
     """
-    return check_allocation(float(count) * n_arrays, name, what=what)
+    # a Python int beyond the float range (10**400) is simply "too large"
+    return check_allocation(float(min(count, 2**80)) * n_arrays, name, what=what)
 
 
 def magnitude_scale(u):
