@@ -455,6 +455,13 @@ def test_more_levels_than_values_is_answered_in_bounded_memory(solve):
     np.testing.assert_array_equal(levels, [-1.0, 0.5, 2.0, 3.0])
 
 
+def test_n2uq_index_mse_tables_larger_than_memory_are_refused(monkeypatch):
+    monkeypatch.setenv("NORMGRAPH_MAX_BYTES", str(10**6))
+    X = np.random.default_rng(5).normal(size=(2000, 1))
+    with pytest.raises(ValueError, match="feature 0: n_bits .*index_mse"):
+        N2UQuantizer(n_bits=8, objective="index_mse").fit(X)
+
+
 def test_kmeans_argmin_table_larger_than_memory_is_refused(monkeypatch):
     monkeypatch.setenv("NORMGRAPH_MAX_BYTES", str(10**6))
     x = np.arange(5000.0)

@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from .._utils.numeric import max_abs, power_of_two_scale
-from .._utils.validation import check_bool, check_choice, check_int, check_real
+from .._utils.validation import check_allocation, check_bool, check_choice, check_int, check_real
 from . import _n2uq_kernels
 from ._lloyd import lloyd_max
 from ._n2uq import _ActParams
@@ -609,6 +609,9 @@ def _index_mse_thresholds(z, L):
     """Thresholds minimising mean (2 ECDF(z) - Q(z))^2 over outputs {0, 2/L, ..., 2}."""
     zs = np.sort(z)
     n = zs.shape[0]
+    # the DP holds a loss and an argmin table of (L + 1) x n_distinct entries
+    check_allocation(2.0 * (L + 1) * (np.count_nonzero(np.diff(zs)) + 2), "n_bits",
+                     what="the tables of objective='index_mse' (use fewer bits or samples)")
 
     def loss(values, level):
         target = 2.0 * np.searchsorted(zs, values, side="right") / n
