@@ -47,7 +47,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._utils.numeric import scaled_norm
-from .._utils.validation import check_allocation, check_int, check_real
+from .._utils.validation import check_allocation, check_int, check_numeric_dtype, check_real
 from ._patterns import landing_table, pad_multiplicity
 from ._result import NormResult, safe_scale, unscale
 
@@ -226,7 +226,10 @@ def power_iteration(op, adjoint, shape, n_iter=100, tol=1e-8, random_state=0):
             nw = float(scaled_norm(w))
         if nw == 0.0 or not np.isfinite(nw):
             break
-        v = w / nw
+        w = w / nw
+        if np.array_equal(w, v):  # a floating-point fixed point: nothing more to gain
+            break
+        v = w
     return best, best_v
 
 
@@ -327,8 +330,8 @@ def gram_bound(blocks, n_iter=6):
         blocks = np.asarray(blocks)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"blocks could not be read as a numeric array: {exc}") from None
-    if blocks.dtype.kind not in "biufc":
-        raise TypeError(f"blocks must be numeric, got dtype {blocks.dtype}")
+    if blocks.dtype.kind != "c":  # complex blocks are frequency blocks; else real numbers
+        check_numeric_dtype(blocks, "blocks")
     if blocks.ndim < 2:
         raise ValueError(f"blocks must have at least 2 dims (..., a, b), got shape {blocks.shape}")
     if blocks.size == 0:

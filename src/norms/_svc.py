@@ -154,7 +154,9 @@ def clip_singular_values(weight, input_shape, clip=1.0, n_rounds=1, *, dilation=
     else:
         out = w
         for _ in range(n_rounds):
-            out = _svc_round(out, grid, dil, k, clip, geom.groups)
+            prev, out = out, _svc_round(out, grid, dil, k, clip, geom.groups)
+            if np.array_equal(out, prev):  # a fixed point: further rounds change nothing
+                break
     norm = _circular_norm(out, grid, dil, geom.groups)
     if _is_torch(weight):
         import torch
