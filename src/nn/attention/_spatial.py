@@ -54,10 +54,30 @@ def psa_spatial_pool(q, v, softmax="query"):
         qbar = torch.softmax(qbar, dim=2)
     elif softmax == "value":
         values = torch.softmax(values, dim=2)
-    s = torch.bmm(qbar, values)  # (N, 1, HW)
     if softmax == "output":
-        s = torch.softmax(s, dim=2)
-    return s.reshape(n, 1, h, w)
+        return _softmax_of_product(qbar, values).reshape(n, 1, h, w)
+    return torch.bmm(qbar, values).reshape(n, 1, h, w)
+
+
+def _power_of_two_peak(t):
+    """Per-sample power of two near ``max |t|`` (1 where the sample is zero), shape (N, 1, 1)."""
+    peak = t.detach().abs().amax(dim=(1, 2), keepdim=True)
+    ok = (peak > 0) & torch.isfinite(peak)
+    safe = torch.where(ok, peak, torch.ones_like(peak))
+    return torch.where(ok, torch.exp2(torch.floor(torch.log2(safe))), torch.ones_like(peak))
+
+
+def _softmax_of_product(qbar, values):
+    """``softmax_p(qbar @ values)`` without overflow of the product (quadratic in the input).
+
+    Both factors are divided by powers of two (exact), the shifted logits ``s - max s <= 0``
+    formed at that scale and multiplied back one factor at a time, so a product beyond the
+    float range gives ``-inf`` (weight 0) and never ``inf - inf``.
+    """
+    a, b = _power_of_two_peak(qbar), _power_of_two_peak(values)
+    s = torch.bmm(qbar / a, values / b)
+    shifted = (s - s.detach().amax(dim=2, keepdim=True)) * a * b
+    return torch.softmax(shifted, dim=2)
 
 
 class SpatialOnlyPSA(nn.Module):
