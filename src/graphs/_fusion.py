@@ -87,6 +87,28 @@ def _row_sums(W):
     return np.array([(row / pi).sum(dtype=np.float64) for row, pi in zip(W, p)]), p
 
 
+def _check_row_sums(row_sums):
+    for i, s in enumerate(row_sums):
+        if not s > 0:
+            raise ValueError(f"view {i}: all edge weights are zero; every view needs a positive sum")
+        if not np.isfinite(s):  # pragma: no cover - excluded by the rescaling
+            raise ValueError(f"view {i}: the edge weights overflow when summed")
+
+
+def _scale_views(W, row_sums, p):
+    """``(W_scaled, scales)``: each row divided by its (global) sum ``row_sums * p``.
+
+    ``W`` may be a block of edges (columns) of the whole matrix; the sums are the whole rows'.
+    """
+    if np.all(p == 1.0):
+        scales = 1.0 / row_sums
+        return np.ascontiguousarray(W * scales[:, None].astype(W.dtype)), scales
+    W = np.ascontiguousarray((W / p[:, None].astype(W.dtype)) * (1.0 / row_sums)[:, None])
+    with np.errstate(over="ignore", under="ignore"):
+        scales = 1.0 / (row_sums * p)
+    return W, scales
+
+
 def _cross_penalty(beta, gamma, w):
     """C = B o (w w^T) with B_ii = beta, B_ij = gamma (i != j).
 
@@ -344,6 +366,29 @@ def fusion_objective(W, A, S, alpha, beta=1.0, gamma=100.0, view_weights=None):
 # solver
 # --------------------------------------------------------------------------------------------
 
+def _stop_thresholds(sq_row_norms, w, dtype):
+    """``(tiny, no_progress)`` of the stopping rules from ``||W_i||^2`` of the scaled views.
+
+    ``tiny`` is the round-off level of J relative to the size of its consistency term.
+    """
+    eps = float(np.finfo(dtype).eps)
+    j_scale = float(w @ sq_row_norms) / w.shape[0] ** 2
+    return 1e4 * eps * eps * j_scale, max(1e-12, 10.0 * eps)
+
+
+def _stop_reason(objective, t, min_iter, rel_tol, tiny, no_progress):
+    """The rule that stops the solver after iteration ``t`` (objective = [J_0, ..., J_t]), or None."""
+    J0, J = objective[0], objective[-1]
+    if J <= tiny:
+        return "zero_objective"
+    if t >= min_iter:
+        if J0 - J <= no_progress * max(J0, tiny):
+            return "no_progress"
+        if objective[-2] - J < rel_tol * (J0 - J):
+            return "rel_tol"
+    return None
+
+
 def _s_step(A, alpha, w, out):
     """S = sum_i (w_i alpha_i / sum_k w_k) A_i, one BLAS matrix-vector product."""
     coef = (w * alpha / w.sum()).astype(A.dtype)
@@ -495,19 +540,9 @@ def consistent_graph_fusion(W, *, beta=1.0, gamma=100.0, view_weights=None, max_
     # Step 0: per-view scaling, each row sums to one. Rows of extreme magnitude are first
     # divided by a power of two p_i (exact), so that their sums cannot overflow.
     row_sums, p = _row_sums(W)
-    for i, s in enumerate(row_sums):
-        if not s > 0:
-            raise ValueError(f"view {i}: all edge weights are zero; every view needs a positive sum")
-        if not np.isfinite(s):  # pragma: no cover - excluded by the rescaling
-            raise ValueError(f"view {i}: the edge weights overflow when summed")
+    _check_row_sums(row_sums)
     dtype = W.dtype
-    if np.all(p == 1.0):
-        scales = 1.0 / row_sums
-        W = np.ascontiguousarray(W * scales[:, None].astype(dtype))
-    else:
-        W = np.ascontiguousarray((W / p[:, None].astype(dtype)) * (1.0 / row_sums)[:, None])
-        with np.errstate(over="ignore", under="ignore"):
-            scales = 1.0 / (row_sums * p)
+    W, scales = _scale_views(W, row_sums, p)
     C = _cross_penalty(beta, gamma, w)
 
     # Step 1: initialisation (alpha uniform after the scaling, A = W, E = 0).
@@ -528,11 +563,7 @@ def consistent_graph_fusion(W, *, beta=1.0, gamma=100.0, view_weights=None, max_
     J0 = float(consistency_term(A, S, alpha, w))
     objective = [J0]
 
-    # "Zero" objective: round-off level relative to the size of the consistency term.
-    eps = float(np.finfo(dtype).eps)
-    j_scale = float(w @ np.einsum("ij,ij->i", W, W, dtype=np.float64)) / n_views**2
-    tiny = 1e4 * eps * eps * j_scale
-    no_progress = max(1e-12, 10.0 * eps)
+    tiny, no_progress = _stop_thresholds(np.einsum("ij,ij->i", W, W, dtype=np.float64), w, dtype)
 
     n_qp_calls = 0
     n_iter = 0
@@ -561,14 +592,7 @@ def consistent_graph_fusion(W, *, beta=1.0, gamma=100.0, view_weights=None, max_
             bar.update(1)
             if verbose:
                 bar.set_postfix(J=f"{J:.4e}")
-            stop = None
-            if J <= tiny:
-                stop = "zero_objective"
-            elif t >= min_iter:
-                if J0 - J <= no_progress * max(J0, tiny):
-                    stop = "no_progress"
-                elif objective[-2] - J < rel_tol * (J0 - J):
-                    stop = "rel_tol"
+            stop = _stop_reason(objective, t, min_iter, rel_tol, tiny, no_progress)
             if stop is not None:
                 # A stays the iterate J_t was evaluated at; S_next = S-step(alpha, A) already.
                 stop_reason = stop
