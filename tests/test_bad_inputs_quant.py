@@ -671,3 +671,14 @@ def test_data_near_the_largest_float_give_a_clear_error_or_a_finite_result(name)
         np.testing.assert_array_equal(
             equal_probability_thresholds(x, 3),
             np.quantile(x * 0.5, [1 / 3, 2 / 3]) * 2.0)  # exact halving: the true quantiles
+
+
+def test_n2uq_quantizer_on_data_far_below_eps_says_that_eps_dominates():
+    X = np.random.default_rng(6).normal(size=(100, 1)) * 1e-300
+    with pytest.warns(UserWarning, match="feature 0: every knot interval is below eps"):
+        N2UQuantizer().fit(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # eps in the data's units: no warning, scaled knots
+        q = N2UQuantizer(eps=1e-303).fit(X)
+    ref = N2UQuantizer().fit(X * 1e300)
+    np.testing.assert_allclose(q.knots_ * 1e300, ref.knots_, rtol=1e-12)

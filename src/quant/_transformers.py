@@ -563,6 +563,14 @@ class N2UQuantizer(_PerFeatureQuantizer):
             start, a = knots[0], np.diff(knots)
         else:
             start, a = _uniform_knots(z, L)
+        if z.min() != z.max() and (a <= eps).all():
+            # eps is in the data's units (it is the layer's floor): on data far smaller
+            # than it every interval collapses to eps; say so rather than fit silently
+            warnings.warn(
+                f"every knot interval is below eps={eps:g} (data spread {np.ptp(z):.3g}): "
+                "all are floored to eps and the thresholds no longer follow the data; give "
+                "eps in the data's units, or scale the data up with scale1",
+                UserWarning, stacklevel=2)
         a = np.maximum(a, eps)
         p = _ActParams(float(start), a, params["scale1"], params["scale2"], params["n_bits"], eps)
         if thresholds is None:
