@@ -139,7 +139,8 @@ def rsc_mask(features, logits_fn, targets, *, mode="random", feature_drop=1 / 3,
     clamp : bool, default=True
         Set negative confidence drops to 0: a sample whose confidence does not drop is never
         challenged.
-    selection : {"strict_topk", "threshold", "percentile", "random_above_median"}, default="strict_topk"
+    selection : str, default="strict_topk"
+        One of "strict_topk", "threshold", "percentile", "random_above_median".
         ``"strict_topk"``: exactly the top ``k`` units / ``round(N * batch_drop)`` samples, ties
         broken by the lower index. ``"threshold"`` (official): strictly above the value at
         index ``k`` of the descending sort, so tied scores can mute fewer (all equal: none).

@@ -20,8 +20,10 @@ def drop_count(n_units, fraction, rounding):
     Examples
     --------
     >>> from normgraph.nn.rsc._select import drop_count
-    >>> drop_count(49, 1 / 3, "ceil"), drop_count(512, 1 / 3.2, "ceil"), drop_count(512, 1 / 3, "floor")
-    (17, 160, 170)
+    >>> drop_count(49, 1 / 3, "ceil"), drop_count(512, 1 / 3.2, "ceil")
+    (17, 160)
+    >>> drop_count(512, 1 / 3, "floor")
+    170
     """
     value = n_units * fraction
     return math.ceil(value) if rounding == "ceil" else math.floor(value)
