@@ -121,6 +121,15 @@ def test_channel_drop_counts(kwargs, counts):
         assert sorted(zeros.tolist()) == [0, 0, expected, expected]
 
 
+def test_drop_count_equals_integer_arithmetic():
+    from normgraph.nn.rsc._select import drop_count
+
+    for n in range(1, 5000):
+        assert drop_count(n, 1 / 3, "ceil") == -(-n // 3)
+        assert drop_count(n, 1 / 3.2, "ceil") == -(-5 * n // 16)
+        assert drop_count(n, 1 / 3, "floor") == n // 3
+
+
 def test_vector_mode_drop_count():
     feats = torch.rand(5, 128, dtype=torch.float64) + 0.1
     weight = torch.rand(3, 128, dtype=torch.float64)
