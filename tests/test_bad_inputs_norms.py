@@ -446,3 +446,16 @@ def test_issue_production_modules_do_not_import_test_references():
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom):
                 assert not (node.module or "").endswith(("_dense", "testing")), path.name
+
+
+@pytest.mark.parametrize("fmt", ["csr", "coo", "dok", "lil"])
+def test_sparse_weights_are_type_errors(fmt):
+    import scipy.sparse as sp
+
+    W = sp.random(3, 4, density=0.5, format=fmt, random_state=0)
+    for call, name in [(lambda: linear_norm(W, 1), "weight"),
+                       (lambda: project_l1_ball(W, 1.0), "v"),
+                       (lambda: bn_norm(W, np.ones(3)), "weight"),
+                       (lambda: gram_bound(W), "blocks")]:
+        with pytest.raises(TypeError, match=name):
+            call()

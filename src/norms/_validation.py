@@ -186,6 +186,9 @@ def as_float64_array(weight, name="weight", allow_float32=False):
     else:
         if weight is None or isinstance(weight, (str, bytes)):
             raise TypeError(f"{name} must be an array or tensor, got {type(weight).__name__}")
+        if hasattr(weight, "tocsr"):  # a SciPy sparse matrix: no layer weight is stored so
+            raise TypeError(f"{name} must be a dense array or tensor; got a sparse "
+                            f"{type(weight).__name__}, densify it with .toarray()")
         check_numeric_dtype(weight, name)  # complex, object, strings: TypeError naming it
         arr = np.asarray(weight)
     if allow_float32 and arr.dtype == np.float32:
