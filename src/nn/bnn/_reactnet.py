@@ -8,7 +8,7 @@ import os
 import torch
 from torch import nn
 
-from ..._utils.validation import check_bool, check_int, check_real
+from ..._utils.validation import check_allocation, check_bool, check_int, check_real
 from .._checks import check_input_4d
 from ._binary_conv import BinaryConv2d
 from ._rprelu import RPReLU
@@ -48,6 +48,9 @@ def reactnet_widths(width_mult=1.0):
     [4, 10, 48]
     """
     w = check_real(width_mult, "width_mult", low=0.0, low_inclusive=False)
+    # every net has at least block 1's c0 x c0 convolution (also keeps floor() finite)
+    check_allocation((32.0 * w) * (32.0 * w), "width_mult", itemsize=4,
+                     what="the smallest binary convolution")
     if w >= 1:
         c0 = 8 * math.floor(32.0 * w / 8.0 + 0.5)
     else:
@@ -187,6 +190,11 @@ class ReActNet(nn.Module):
         self.stages = check_int(stages, "stages", low=1, high=N_BLOCKS)
         self.in_channels = check_int(in_channels, "in_channels", low=1)
         self.widths = ch[:self.stages + 1]
+        n_conv = self.in_channels * ch[0] * 9 + sum(
+            9 * ch[i - 1] ** 2 + ch[i - 1] * ch[i] for i in range(1, self.stages + 1))
+        check_allocation(n_conv, "width_mult", itemsize=4, what="the convolution weights")
+        check_allocation(ch[self.stages] * self.num_classes, "num_classes", itemsize=4,
+                         what="the classifier weights")
         self.conv1 = nn.Conv2d(self.in_channels, ch[0], 3, stride=1 if self.small_input else 2,
                                padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(ch[0])

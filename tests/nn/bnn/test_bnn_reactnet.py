@@ -173,6 +173,10 @@ def test_checkpoint_with_missing_keys_lists_them():
     (dict(stages=14), ValueError, "stages"),
     (dict(stages=2.0), TypeError, "stages"),
     (dict(num_classes=0), ValueError, "num_classes"),
+    (dict(width_mult=1e300), ValueError, "width_mult asks for"),
+    (dict(width_mult=1e308), ValueError, "width_mult asks for"),
+    (dict(width_mult=3e3), ValueError, "width_mult asks for"),
+    (dict(num_classes=10**15), ValueError, "num_classes asks for"),
     (dict(small_input=1), TypeError, "small_input"),
     (dict(binary_weights="yes"), TypeError, "binary_weights"),
 ])
