@@ -242,6 +242,25 @@ def test_long_axes_match_the_dense_reference(mode, monkeypatch):
         _patterns.axis_patterns.cache_clear()
 
 
+def test_long_transposed_axes_match_the_dense_reference(monkeypatch):
+    monkeypatch.setattr(_patterns, "_COMPRESS_MIN", 0)
+    _patterns.axis_patterns.cache_clear()
+    rng = np.random.default_rng(8)
+    try:
+        for _ in range(25):
+            k, s, d = (int(v) for v in rng.integers(1, 4, size=3))
+            pad, n = int(rng.integers(0, 3)), int(rng.integers(20, 50))
+            kw = dict(stride=s, padding=pad, dilation=d, transposed=True,
+                      output_padding=int(rng.integers(0, max(s, d))))
+            K = rng.standard_normal((2, 2, k))
+            T = conv_matrix(K, n, **kw).toarray()
+            for p, ref in [(1, np.abs(T).sum(0).max()), (np.inf, np.abs(T).sum(1).max()),
+                           ("fro", np.sqrt((T ** 2).sum()))]:
+                assert conv_norm(K, p, n, **kw) == pytest.approx(ref, rel=1e-12)
+    finally:
+        _patterns.axis_patterns.cache_clear()
+
+
 def test_issue_example_input_length_1e9():
     K = np.random.default_rng(5).standard_normal((3, 2, 3))
     absK = np.abs(K)
