@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import warnings
 
 import numpy as np
@@ -79,6 +80,13 @@ def _check_metrics(metric, fusion, n_views):
                 "dissimilarities with metric='precomputed'"
             )
     return metrics
+
+
+def _has_dask_view(views):
+    """Whether a view is a Dask array (without importing Dask: it is loaded only if used)."""
+    if "dask" not in sys.modules or not isinstance(views, (list, tuple)):
+        return False
+    return any(type(X).__module__.split(".")[0] == "dask" for X in views)
 
 
 def _validate_inputs(views, p):
@@ -204,6 +212,11 @@ random_state, verbose
              min_iter=min_iter, qp_tol=qp_tol, final_knn=final_knn, knn=knn,
              eigen_solver=eigen_solver, assign_labels=assign_labels, n_init=n_init,
              parity_mode=parity_mode, dtype=dtype, random_state=random_state, verbose=verbose)
+    if _has_dask_view(views):
+        from ._dask import dask_multiview_graph_clustering
+
+        return dask_multiview_graph_clustering(views, dict(p, view_weights=view_weights),
+                                               _check_pipeline_params, _check_metrics)
     views, metrics, dtype = _validate_inputs(views, p)
     n_views = len(views)
     n = views[0].shape[0]
