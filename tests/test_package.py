@@ -11,7 +11,21 @@ def test_subpackages_import_without_torch():
     code = (
         "import sys; import normgraph, normgraph.graphs, normgraph.norms, normgraph.quant, "
         "normgraph.datasets, normgraph.cli; "
-        "assert 'torch' not in sys.modules, 'torch imported'; print('ok')"
+        "assert 'torch' not in sys.modules, 'torch imported'; "
+        "assert 'dask' not in sys.modules, 'dask imported'; "
+        "assert 'distributed' not in sys.modules, 'distributed imported'; print('ok')"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+def test_in_memory_graphs_fit_does_not_import_dask():
+    code = (
+        "import sys, numpy as np; from normgraph.graphs import MultiViewGraphClusterer; "
+        "rng = np.random.default_rng(0); views = [rng.normal(size=(60, 3)) for _ in range(2)]; "
+        "MultiViewGraphClusterer(2, n_neighbors=5, random_state=0).fit(views); "
+        "assert 'dask' not in sys.modules, 'dask imported'; print('ok')"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
