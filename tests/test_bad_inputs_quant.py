@@ -682,3 +682,13 @@ def test_n2uq_quantizer_on_data_far_below_eps_says_that_eps_dominates():
         q = N2UQuantizer(eps=1e-303).fit(X)
     ref = N2UQuantizer().fit(X * 1e300)
     np.testing.assert_allclose(q.knots_ * 1e300, ref.knots_, rtol=1e-12)
+
+
+def test_uniform_quant_index_validates_its_input():
+    q = uniform_mse_quantizer(np.linspace(-1.0, 1.0, 9), 4)
+    with pytest.raises(TypeError, match="x"):
+        q.index(np.array([1j]))
+    with pytest.raises(ValueError, match="x contains NaN"):
+        q.quantize([0.0, np.nan])
+    np.testing.assert_array_equal(q.index([-1e308, 1e308, 0.1]), [0, 3, 2])
+    assert q.index(0.1).shape == ()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._utils.numeric import power_of_two_scale
-from .._utils.validation import check_bool, check_choice, check_int
+from .._utils.validation import check_bool, check_choice, check_int, check_numeric_dtype
 from . import _kernels
 from ._optimal import _distinct_values, _midpoints, _prefix_sums
 from ._validation import (
@@ -98,9 +98,13 @@ class UniformQuant:
         Mid-rise uses ``floor`` (a sample on a threshold goes up), mid-tread and affine
         ``numpy.rint`` (round half to even), as in the formulas of the specification.
         """
+        check_numeric_dtype(x, "x")
         x = np.asarray(x, dtype=np.float64)
+        if not np.isfinite(x).all():
+            raise ValueError("x contains NaN or infinity")
         L = self.n_levels
-        r = (x - self.offset) / self.step
+        with np.errstate(over="ignore"):  # far outside the grid: clipped to an end level
+            r = (x - self.offset) / self.step
         if self.mode == "midrise":
             idx = np.floor(r) + L / 2.0
         elif self.mode == "midtread":
