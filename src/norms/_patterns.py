@@ -244,10 +244,14 @@ def pad_multiplicity(n, pad_left, pad_right, padding_mode):
         return 1
     if padding_mode == "replicate":
         return 1 + pad_left + pad_right if n == 1 else 1 + max(pad_left, pad_right)
-    if n > 2 * (pad_left + pad_right) + 2:  # the two borders' copies cannot meet
-        return 1 + int(pad_left > 0 or pad_right > 0)
-    src = landing_table(n, n + pad_left + pad_right, 1, 1, 1, pad_left, padding_mode).ravel()
-    return int(np.bincount(src[src >= 0], minlength=n).max())
+    # each border's padding copies distinct pixels once (pads are at most n for circular,
+    # below n for reflect); a pixel gets two extra copies where both borders' ranges meet
+    left, right = pad_left > 0, pad_right > 0
+    if padding_mode == "circular":  # left pads copy pixels n-pl..n-1, right pads 0..pr-1
+        meet = pad_left + pad_right > n
+    else:  # reflect: left pads copy pixels 1..pl, right pads n-1-pr..n-2
+        meet = max(1, n - 1 - pad_right) <= min(pad_left, n - 2)
+    return 1 + int(left) + int(right) if (left and right and meet) else 1 + int(left or right)
 
 
 class AxisPatterns:

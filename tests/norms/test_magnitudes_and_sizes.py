@@ -261,6 +261,22 @@ def test_long_transposed_axes_match_the_dense_reference(monkeypatch):
         _patterns.axis_patterns.cache_clear()
 
 
+def test_pad_multiplicity_closed_forms_match_the_padding_table():
+    for mode in MODES:
+        for n in range(1, 16):
+            for pl in range(0, n + 2):
+                for pr in range(0, n + 2):
+                    if ((mode == "reflect" and max(pl, pr) >= n)
+                            or (mode == "circular" and max(pl, pr) > n)):
+                        continue
+                    src = _patterns.landing_table(n, n + pl + pr, 1, 1, 1, pl, mode).ravel()
+                    src = src[src >= 0]
+                    ref = 1 if mode == "zeros" else int(np.bincount(src, minlength=n).max())
+                    assert _patterns.pad_multiplicity(n, pl, pr, mode) == ref, (mode, n, pl, pr)
+    # O(1) for long axes with long padding (was a padding table of 3 * 10^9 entries)
+    assert _patterns.pad_multiplicity(10 ** 9, 10 ** 9 - 1, 10 ** 9 - 1, "reflect") == 3
+
+
 def test_issue_example_input_length_1e9():
     K = np.random.default_rng(5).standard_normal((3, 2, 3))
     absK = np.abs(K)
