@@ -4,7 +4,11 @@ Everything works on 1-D samples (one tensor, channel or feature at a time) and f
 validation, then Numba kernels over sorted data and prefix sums, then plain NumPy results.
 
 ``_validation.py``
-    Checks shared by every quantizer: 1-D samples and weights, ``n_levels``, ``n_bits``.
+    Checks shared by every quantizer (1-D samples and weights, ``n_levels``, ``n_bits``,
+    memory of size parameters) on the package's one vocabulary: a wrong type is a
+    ``TypeError``, a bad value a ``ValueError`` naming the parameter. Also the magnitude
+    helpers: every solver fits data divided by a power of two near its largest magnitude
+    (exact, so 1e-300..1e300 give the scaled answer) and refuses an error that overflows.
 ``_uniform.py``
     :func:`uniform_mse_quantizer`: the MSE-optimal uniform quantizer (step and offset search
     on samples or exactly under a density), returned as a :class:`UniformQuant`.
