@@ -289,8 +289,6 @@ class AxisPatterns:
 # Axes longer than this are first shortened to an equivalent axis (see ``compress_axis``);
 # smaller ones are processed as they are (a module constant so tests can force compression).
 _COMPRESS_MIN = 256
-# Per-axis sizes and settings above this are refused: the landing arithmetic is int64.
-_MAX_AXIS = 1 << 48
 
 
 def compress_axis(n, m, k, stride, dilation, pad_left, padding_mode):
