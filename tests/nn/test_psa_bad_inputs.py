@@ -102,3 +102,17 @@ def test_functional_forms_check_their_choices():
     psa = PolarizedSelfAttention(8)
     with pytest.raises(ValueError, match="layout"):
         polarized_self_attention(torch.ones(1, 8, 2, 2), psa.channel, psa.spatial, "diagonal")
+
+
+@pytest.mark.parametrize("cls", MODULES)
+def test_input_dtype_must_match_the_parameters(cls):
+    with pytest.raises(TypeError, match=r"x has dtype torch.float64.*torch.float32"):
+        cls(8)(torch.zeros(1, 8, 2, 2, dtype=torch.float64))
+    with pytest.raises(TypeError, match=r"x has dtype torch.float32.*torch.float64"):
+        cls(8).double()(torch.zeros(1, 8, 2, 2))
+
+
+@pytest.mark.parametrize("cls", MODULES)
+def test_input_device_must_match_the_parameters(cls):
+    with pytest.raises(ValueError, match=r"x is on meta"):
+        cls(8)(torch.zeros(1, 8, 2, 2, device="meta"))

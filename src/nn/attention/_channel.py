@@ -130,7 +130,7 @@ class ChannelOnlyPSA(nn.Module):
         >>> ChannelOnlyPSA(4).attention(torch.zeros(1, 4, 3, 3)).flatten()
         tensor([0.5000, 0.5000, 0.5000, 0.5000], grad_fn=<ViewBackward0>)
         """
-        check_psa_input(x, self.channels)
+        check_psa_input(x, self.channels, self.conv_q.weight)
         z = self.conv_z(psa_channel_pool(self.conv_q(x), self.conv_v(x)))
         if self.norm is not None:
             z = self.norm(z.reshape(z.shape[0], self.channels)).reshape(z.shape)

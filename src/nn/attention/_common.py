@@ -57,8 +57,11 @@ def check_psa_config(channels, layout, variant, inter_channels, bias):
     return channels, layout, variant, inter_channels, bias
 
 
-def check_psa_input(x, channels):
+def check_psa_input(x, channels, weight=None):
     """``x`` as a floating (N, C, H, W) tensor with ``C == channels`` and ``H*W > 0``.
+
+    With ``weight`` (a parameter of the block), ``x`` must also share its dtype
+    (``TypeError``) and device (``ValueError``).
 
     Examples
     --------
@@ -77,6 +80,13 @@ def check_psa_input(x, channels):
                          f"channels={channels}")
     if x.shape[2] * x.shape[3] == 0:
         raise ValueError(f"x must have H*W > 0, got shape {tuple(x.shape)}")
+    if weight is not None:
+        if x.dtype != weight.dtype:
+            raise TypeError(f"x has dtype {x.dtype}, but the block's parameters are "
+                            f"{weight.dtype}; convert one with .to()")
+        if x.device != weight.device:
+            raise ValueError(f"x is on {x.device}, but the block's parameters are on "
+                             f"{weight.device}; move one with .to()")
     return x
 
 

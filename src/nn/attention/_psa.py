@@ -137,6 +137,6 @@ class PolarizedSelfAttention(nn.Module):
 
     def forward(self, x, return_attention=False):
         """``PSA(x)``; with ``return_attention=True``, ``(PSA(x), (A_ch, A_sp))``."""
-        check_psa_input(x, self.channels)
+        check_psa_input(x, self.channels, self.channel.conv_q.weight)
         z, a_ch, a_sp = polarized_self_attention(x, self.channel, self.spatial, self.layout)
         return (z, (a_ch, a_sp)) if return_attention else z

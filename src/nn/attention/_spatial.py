@@ -156,7 +156,7 @@ class SpatialOnlyPSA(nn.Module):
         >>> SpatialOnlyPSA(4).attention(torch.zeros(1, 4, 1, 2)).flatten()
         tensor([0.5000, 0.5000], grad_fn=<ViewBackward0>)
         """
-        check_psa_input(x, self.channels)
+        check_psa_input(x, self.channels, self.conv_q.weight)
         return torch.sigmoid(psa_spatial_pool(self.conv_q(x), self.conv_v(x), self.softmax))
 
     def forward(self, x, return_attention=False):
