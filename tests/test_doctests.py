@@ -52,6 +52,8 @@ PUBLIC_PACKAGES = [
     "normgraph.nn.bnn",
     "normgraph.nn.attention",
     "normgraph.nn.rsc",
+    "normgraph.nn.zeroshot",
+    "normgraph.nn.detection",
 ]
 
 

@@ -24,6 +24,14 @@ Table of contents
     Representation Self-Challenging: the pure function ``rsc_mask`` (gradient scores,
     spatial/channel/vector modes, batch selection), ``RSCHead`` (identity in eval mode),
     ``RSCSchedule`` and the presets of ``rsc_preset``.
+:mod:`normgraph.nn.zeroshot`
+    Elaborative-Rehearsal zero-shot action recognition (``ZeroShotVideoTextModel``, gated
+    object fusion, the three CE terms and the ER loss, ``topk_accuracy``,
+    ``select_per_metric``, ``zsar_split`` / ``kinetics220_splits``, TF-IDF text encoder).
+:mod:`normgraph.nn.detection`
+    Shared detection blocks (box checks/IoU/NMS/flip, ``BoxCoder``, ``average_precision``,
+    ``corloc``, CPU-experiment proposals) and CASD weakly supervised detection (``CASD``,
+    MIL loss, pseudo-label mining, IW/LW self-distillation, ``casd_ramp``).
 
 Examples
 --------
@@ -33,7 +41,7 @@ Examples
 tensor([0., 1., 3.], grad_fn=<MulBackward0>)
 """
 
-from . import attention, bnn, quant, rsc
+from . import attention, bnn, detection, quant, rsc, zeroshot
 from ._training import (
     DistributionLoss,
     LearnableBias,
@@ -49,6 +57,10 @@ from .quant import *  # noqa: F401,F403  (the public names of normgraph.nn.quant
 from .quant import __all__ as _quant_all
 from .rsc import *  # noqa: F401,F403  (the public names of normgraph.nn.rsc)
 from .rsc import __all__ as _rsc_all
+from .zeroshot import *  # noqa: F401,F403  (the public names of normgraph.nn.zeroshot)
+from .zeroshot import __all__ as _zeroshot_all
+from .detection import *  # noqa: F401,F403  (the public names of normgraph.nn.detection)
+from .detection import __all__ as _detection_all
 
 __all__ = [
     "quant",
@@ -64,4 +76,8 @@ __all__ = [
     *_attention_all,
     "rsc",
     *_rsc_all,
+    "zeroshot",
+    *_zeroshot_all,
+    "detection",
+    *_detection_all,
 ]
