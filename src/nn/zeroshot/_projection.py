@@ -14,7 +14,11 @@ __all__ = ["VideoProjection", "TextProjection", "l2_normalize"]
 
 
 def l2_normalize(x):
-    """Rows scaled to unit Euclidean norm (``torch.nn.functional.normalize``, eps 1e-12).
+    """Rows scaled to unit Euclidean norm, safe for magnitudes near the float limits.
+
+    Each row is first divided by the power of two at or above its largest magnitude (an exact
+    scaling), so rows of size 1e±300 neither overflow nor underflow in the norm; then
+    ``torch.nn.functional.normalize`` (eps 1e-12). A zero row stays zero.
 
     Examples
     --------
@@ -22,8 +26,11 @@ def l2_normalize(x):
     >>> from normgraph.nn.zeroshot import l2_normalize
     >>> l2_normalize(torch.tensor([[3.0, 4.0]]))
     tensor([[0.6000, 0.8000]])
+    >>> l2_normalize(torch.tensor([[3e300, 4e300]], dtype=torch.float64))
+    tensor([[0.6000, 0.8000]], dtype=torch.float64)
     """
-    return F.normalize(x, p=2.0, dim=-1)
+    _, exponent = torch.frexp(x.detach().abs().amax(dim=-1, keepdim=True))
+    return F.normalize(torch.ldexp(x, -exponent), p=2.0, dim=-1)
 
 
 class VideoProjection(nn.Module):
