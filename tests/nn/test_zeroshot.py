@@ -195,6 +195,7 @@ def test_temperature_exact_and_gradient(tau, norm):
 
 
 # 6. and 7. zero-shot invariance and class permutation ----------------------------------------
+@torch.no_grad()
 def test_adding_an_unused_class_keeps_the_order_of_the_others():
     model = tiny_model().eval()
     video = torch.randn(6, 5, dtype=torch.float64)
