@@ -31,7 +31,9 @@ Table of contents
 :mod:`normgraph.nn.detection`
     Shared detection blocks (box checks/IoU/NMS/flip, ``BoxCoder``, ``average_precision``,
     ``corloc``, CPU-experiment proposals) and CASD weakly supervised detection (``CASD``,
-    MIL loss, pseudo-label mining, IW/LW self-distillation, ``casd_ramp``).
+    MIL loss, pseudo-label mining, IW/LW self-distillation, ``casd_ramp``) and Multiple Anchor
+    Learning (``MALLoss``, ``mean_max``, ``anchor_bags``, ``depress_features``,
+    ``depression_ratio``, the torchvision ``RetinaNet`` path, ``TinyRetinaNet``).
 
 Examples
 --------

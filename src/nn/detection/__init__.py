@@ -37,6 +37,21 @@ Table of contents (one operation per file)
 ``_casd.py``
     :class:`CASD` (the detector: multi-view loss, multi-view test-time averaging) and
     :func:`make_views`.
+``_mal_bags.py``
+    MAL/FreeAnchor bags: :func:`anchor_bags` (top-k IoU) and :func:`mean_max` (straight-through
+    clamp).
+``_mal_loss.py``
+    :func:`mal_loss` / :class:`MALLoss` (positive bag and background terms, ``max(1, .)``
+    normalisers) and :func:`check_detection_targets`.
+``_mal_depress.py``
+    Selection-depression: :func:`depression_mask`, :func:`depress_features`,
+    :func:`depression_ratio` (rise-then-fall schedule), :class:`FeatureDepression`.
+``_mal_torchvision.py``
+    The MAL loss on torchvision's ``RetinaNet``: :func:`retinanet_mal_loss`,
+    :func:`retinanet_detect`, :func:`check_same_coder`, :func:`torchvision_coder`.
+``_retinanet_tiny.py``
+    :class:`TinyRetinaNet` (CPU experiment detector) and :func:`retinanet_focal_loss`
+    (IoU-threshold focal baseline).
 
 Examples
 --------
@@ -56,7 +71,13 @@ from ._casd_mining import PseudoLabels, mine_pseudo_labels, sample_rois
 from ._casd_schedule import casd_ramp
 from ._coder import CODER_WEIGHTS, BoxCoder
 from ._corloc import CorLocResult, corloc
+from ._mal_bags import anchor_bags, mean_max
+from ._mal_depress import FeatureDepression, depress_features, depression_mask, depression_ratio
+from ._mal_loss import MALLoss, check_detection_targets, mal_loss
+from ._mal_torchvision import (check_same_coder, retinanet_detect, retinanet_mal_loss,
+                               torchvision_coder)
 from ._proposals import jittered_proposals, sliding_window_proposals
+from ._retinanet_tiny import TinyRetinaNet, retinanet_focal_loss
 
 __all__ = [
     "check_boxes",
@@ -87,4 +108,19 @@ __all__ = [
     "casd_ramp",
     "CASD",
     "make_views",
+    "anchor_bags",
+    "mean_max",
+    "mal_loss",
+    "MALLoss",
+    "check_detection_targets",
+    "depression_mask",
+    "depress_features",
+    "depression_ratio",
+    "FeatureDepression",
+    "check_same_coder",
+    "retinanet_mal_loss",
+    "retinanet_detect",
+    "torchvision_coder",
+    "TinyRetinaNet",
+    "retinanet_focal_loss",
 ]
