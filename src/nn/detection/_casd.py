@@ -76,6 +76,11 @@ class CASD(nn.Module):
     layer-wise (LW) one across backbone layers. The loss of one image is
     ``(L_mil + 0.1 sum_k L_ref_k + casd_lambda r(t) (L_IW + L_LW)) / V``.
 
+    Branch 1 is taught by the MIL product ``softmax_c(S_cls) * softmax_r(S_det)``, branch k + 1
+    by branch k's softmax on the unmasked, detached features. The IW/LW terms are taken, per
+    branch, over its view-0 sampled RoIs (``pcl_graph``, as coded) or its foreground RoIs
+    (``oicr``). LW is paper-derived (neither released branch wires it).
+
     Parameters
     ----------
     backbone : torch.nn.Sequential

@@ -17,7 +17,10 @@ def casd_ramp(iteration, total_iterations, *, schedule="exp_ramp", ramp_up_frac=
     ``exp(-12.5 (1 - (T - t) / T_dn)^2)`` for ``t > T - T_dn``. ``"constant"``: 1 from
     ``start_iter`` on, 0 before. A pure function of ``t``: unlike the released code's
     ``_rampweight``, which returned 0 and cleared the IW flag for good at t <= 45 000 so that the
-    IW loss never entered an uninterrupted run, nothing here latches the term off.
+    IW loss never entered an uninterrupted run, nothing here latches the term off. The code's
+    ramp-down (``exp(-12.5 (1 - (100000 - t) / 20000)^2)`` for t > 100 000) is unreachable in
+    its 100k-iteration run; CSD, the ramp's source, ramps down over the last 20k iterations,
+    which ``ramp_down_iters`` reproduces.
 
     Parameters
     ----------
