@@ -6,6 +6,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from normgraph.nn.detection import (
@@ -309,3 +311,15 @@ def test_loss_on_cuda_matches_cpu():
     gpu = net.cuda().loss([v.cuda() for v in views], [b.cuda() for b in vboxes], [1, 0],
                           flipped=flipped)["loss"].item()
     assert gpu == pytest.approx(cpu, rel=1e-4)
+
+
+@settings(max_examples=50, deadline=None)
+@given(total=st.integers(1, 5000), frac=st.floats(0, 1), down=st.integers(0, 5000),
+       data=st.data())
+def test_casd_ramp_property(total, frac, down, data):
+    down = min(down, total)
+    t = data.draw(st.integers(0, total))
+    r = casd_ramp(t, total, ramp_up_frac=frac, ramp_down_iters=down)
+    assert math.exp(-12.5) - 1e-15 <= r <= 1.0
+    if t + 1 <= total and t + 1 < frac * total:
+        assert casd_ramp(t + 1, total, ramp_up_frac=frac, ramp_down_iters=down) >= r

@@ -242,3 +242,26 @@ def test_jittered_proposals_iou_range_and_seed():
     assert (a >= 0).all() and (a <= 96).all()
     np.testing.assert_array_equal(a, jittered_proposals(gt, 96, 96, seed=5, image_index=2))
     assert not np.array_equal(a, jittered_proposals(gt, 96, 96, seed=5, image_index=3))
+
+
+_coord = st.floats(0, 100, allow_nan=False, width=64)
+_box = st.tuples(_coord, _coord, st.floats(0, 40, width=64), st.floats(0, 40, width=64)).map(
+    lambda t: [t[0], t[1], t[0] + t[2], t[1] + t[3]])
+
+
+@settings(max_examples=60, deadline=None)
+@given(a=st.lists(_box, min_size=1, max_size=6), b=st.lists(_box, min_size=1, max_size=6))
+def test_box_iou_property(a, b):
+    got = box_iou(a, b).numpy()
+    np.testing.assert_allclose(got, _iou_loop(np.array(a), np.array(b)), atol=1e-9)
+    assert np.isfinite(got).all() and (got >= 0).all() and (got <= 1 + 1e-12).all()
+    np.testing.assert_allclose(box_iou(b, a).numpy(), got.T, atol=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(p=_box, g=_box, weights=st.sampled_from(["torchvision_retinanet", "rcnn"]))
+def test_box_coder_round_trip_property(p, g, weights):
+    p = torch.tensor([p], dtype=torch.float64) + torch.tensor([0, 0, 1.0, 1.0])
+    g = torch.tensor([g], dtype=torch.float64) + torch.tensor([0, 0, 1.0, 1.0])
+    coder = BoxCoder(weights)
+    assert torch.allclose(coder.decode(coder.encode(g, p), p), g, atol=1e-6)
