@@ -54,6 +54,7 @@ PUBLIC_PACKAGES = [
     "normgraph.nn.rsc",
     "normgraph.nn.zeroshot",
     "normgraph.nn.detection",
+    "normgraph.nn.tracking",
 ]
 
 
