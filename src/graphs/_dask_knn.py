@@ -24,7 +24,7 @@ __all__ = ["prepare_blocks", "dask_union_edges", "dask_edge_weights"]
 # blocks
 # --------------------------------------------------------------------------------------------
 
-def _prep_block(block, view, start, metric):
+def _prep_block(block, start, view, metric):
     """Validate one row block (finite, numeric; sparse -> CSR) and report its summary."""
     try:
         (X,) = check_views([block], accept_sparse=True, dtype=np.float64)
@@ -58,7 +58,7 @@ def _scaled(X, s):
 
 def prepare_blocks(client, blocks, view, starts, metric):
     """Validated blocks (futures), divided by the view's global power-of-two scale (sqeuclidean)."""
-    blocks = client.map(_prep_block, blocks, view=view, start=starts, metric=metric)
+    blocks = client.map(_prep_block, blocks, starts, view=view, metric=metric)
     if metric == "sqeuclidean":
         s = safe_scale(max(client.gather(client.map(_block_max_abs, blocks))))
         if s != 1.0:
