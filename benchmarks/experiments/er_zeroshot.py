@@ -8,8 +8,8 @@ nothing here is Kinetics, and the numbers say nothing about the paper's.
   L, about 7 px; spin classes only triangle, bar, L) doing the class's motion, and the class's
   two props (ball, hoop, box, flag, floor, wall, star, ladder) drawn static off the actor's
   path; each object has a random intensity in [0.5, 1]. 20 classes, 150 clips each per seed.
-* Elaborative concepts: a single-frame CNN concept detector (13 concepts: 5 shapes, 8 props)
-  trained once per seed on 6,000 random frames (multi-label BCE, Adam 1e-3, 3 epochs); per clip
+* Elaborative concepts: a single-frame CNN concept detector (13 concepts: 5 shapes, 8 props;
+  3 conv layers with BatchNorm, global max pool) trained once per seed on 6,000 random frames (multi-label BCE, Adam 1e-3, 3 epochs); per clip
   its logits are averaged over the frames and the top-3 concepts kept ("name: definition").
 * Video features: per (split, seed) a frame-difference CNN trained as a classifier on the seen
   classes only (Adam 1e-3, batch 64, 8 epochs), frozen, 64-d features.
@@ -20,6 +20,21 @@ nothing here is Kinetics, and the numbers say nothing about the paper's.
 * Rows (test classes): chance; names only; EDs only; EDs + objects stream with gated fusion
   (three CE terms); + ER loss. Head: ``ZeroShotVideoTextModel`` (embed 128, τ = 0.1), Adam 1e-3,
   batch 64, 15 epochs; top-1 and top-2 selected per metric on the val classes.
+
+Measured once, **quick setting only** (``--quick``: 2 splits x seed 0, 4 video epochs, 8 head
+epochs; one thread on a shared 2-core machine, 256 s in all), test top-1 / top-2, mean ± std
+over the 2 runs (TF-IDF | MiniLM):
+
+* chance 0.200 / 0.400
+* names 0.311 ± 0.177 / 0.517 ± 0.197 | 0.359 ± 0.114 / 0.624 ± 0.175
+* descriptions 0.405 ± 0.007 / 0.683 ± 0.092 | 0.439 ± 0.039 / 0.645 ± 0.073
+* + objects 0.657 ± 0.248 / 0.875 ± 0.078 | 0.681 ± 0.092 / 0.927 ± 0.011
+* + ER loss 0.617 ± 0.183 / 0.869 ± 0.049 | 0.651 ± 0.089 / 0.881 ± 0.014
+
+Descriptions beat names on top-1 with both encoders (top-2 with TF-IDF only) and the objects
+stream helps with both; the ER loss did *not* help in this quick run (slightly lower with
+both encoders, within the spread of 2 runs). The full setting (5 splits x 3 seeds) was not run
+here; on the shared machine its video-feature stage alone would take about 30 minutes.
 
 Usage::
 
@@ -255,8 +270,14 @@ def _batches(n, batch, rng):
 def train_detector(seed, n_frames, epochs, torch):
     X, Y = render_detector_frames(seed, n_frames)
     torch.manual_seed(seed)
-    net = torch.nn.Sequential(_conv_trunk(1, torch), torch.nn.AdaptiveAvgPool2d(1),
-                              torch.nn.Flatten(), torch.nn.Linear(32, len(CONCEPTS)))
+    nn = torch.nn
+    # BatchNorm and a global max pool: with the plain trunk and an average pool, 3 epochs
+    # learned only the label priors (class props among the top-3: 0.33 against 0.68).
+    net = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+                        nn.MaxPool2d(2), nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32),
+                        nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 32, 3, padding=1),
+                        nn.BatchNorm2d(32), nn.ReLU(), nn.AdaptiveMaxPool2d(1), nn.Flatten(),
+                        nn.Linear(32, len(CONCEPTS)))
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     X, Y, rng = torch.from_numpy(X), torch.from_numpy(Y), np.random.default_rng(seed)
     for _ in range(epochs):
@@ -308,13 +329,17 @@ def video_features(clips, y, seen, seed, epochs, torch):
     opt = torch.optim.Adam(net.params, lr=1e-3)
     rng = np.random.default_rng(seed)
     for _ in range(epochs):
+        hits = 0
         for idx in _batches(len(rows), 64, rng):
-            loss = torch.nn.functional.cross_entropy(net.cls(net.features(X[rows[idx]])), Y[idx])
+            logits = net.cls(net.features(X[rows[idx]]))
+            loss = torch.nn.functional.cross_entropy(logits, Y[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
+            hits += int((logits.argmax(dim=1) == Y[idx]).sum())
     with torch.no_grad():
-        return torch.cat([net.features(X[i:i + 256]) for i in range(0, len(X), 256)])
+        feats = torch.cat([net.features(X[i:i + 256]) for i in range(0, len(X), 256)])
+    return feats, hits / len(rows)
 
 
 # ----------------------------------------------------------------------------- splits, heads
@@ -483,7 +508,8 @@ def main(argv=None):
         for seed in range(args.seeds):
             clips, y, obj_texts, concept_lists = per_seed[seed]
             t = time.time()
-            feats = video_features(clips, y, split.seen, seed, args.video_epochs, torch)
+            feats, train_acc = video_features(clips, y, split.seen, seed, args.video_epochs,
+                                              torch)
             t_video = time.time() - t
             data = (feats, y, obj_texts, concept_lists)
             for row in ROWS[1:]:
@@ -491,7 +517,8 @@ def main(argv=None):
                     top1, top2 = train_head(row, data, split, encoder, dim, seed,
                                             args.head_epochs, torch)
                     results[(row, enc)].append((top1, top2, si))
-            print(f"split {si} seed {seed}: video features {t_video:.1f} s, heads "
+            print(f"split {si} seed {seed}: video features {t_video:.1f} s (seen-class "
+                  f"training accuracy, last epoch {train_acc:.3f}), heads "
                   f"{time.time() - t - t_video:.1f} s")
     report(results, splits, encoders, args.out)
     print(f"total {time.time() - t0:.1f} s ({'quick' if args.quick else 'full'} setting)")
