@@ -242,7 +242,7 @@ def test_batch_without_objects():
     out = mal_loss(logits, reg, anchors, empty, box_coder=BoxCoder("rcnn"), pre_anchor_topk=4)
     assert float(out["positive"].detach()) == 0.0
     p = torch.sigmoid(logits.detach())
-    assert float(out["negative"]) == pytest.approx(float((-(p ** 2) * torch.log1p(-p)).sum()),
+    assert out["negative"].item() == pytest.approx(float((-(p ** 2) * torch.log1p(-p)).sum()),
                                                    rel=1e-10)
     out["loss"].backward()
     assert reg.grad is not None and float(reg.grad.abs().max()) == 0.0

@@ -77,7 +77,7 @@ def _straight_through_floor(y, eps):
 
 
 def mean_max(x, dim=-1):
-    """Mean-max of probabilities: ``sum_j w_j x_j / sum_j w_j`` with ``w_j = 1 / max(1 - x_j, 1e-12)``.
+    """Mean-max of probabilities ``sum_j w_j x_j / sum_j w_j``, ``w_j = 1 / max(1 - x_j, 1e-12)``.
 
     It behaves like the mean when every ``x`` is small and tends to the max as one ``x`` tends to
     1; ``mean <= MeanMax <= max`` always. The floor ``1e-12`` passes gradients straight through

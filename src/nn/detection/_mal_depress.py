@@ -57,7 +57,7 @@ def depression_mask(features, ratio):
 
 
 def depress_features(features, ratio, *, depressed_scale=0.25):
-    """``F' = F`` at kept cells and ``depressed_scale * F`` at depressed ones (code: ``(3 F m + F) / 4``).
+    """``F' = F`` at kept cells, ``depressed_scale * F`` at depressed ones (``(3 F m + F) / 4``).
 
     Parameters
     ----------

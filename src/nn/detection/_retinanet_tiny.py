@@ -117,7 +117,7 @@ class TinyRetinaNet(nn.Module):
             b, h * w * self.num_anchors, per_cell)
 
     def forward(self, images):
-        """Head outputs ``{"cls_logits": [B, N, C], "bbox_regression": [B, N, 4], "anchors": [N, 4]}``.
+        """Head outputs ``{"cls_logits": [B, N, C], "bbox_regression": [B, N, 4], "anchors"}``.
 
         Anchors are ordered level by level, then cell by cell (row-major), then anchor, as in
         torchvision. In training mode the FPN features are depressed by :attr:`depression`.
