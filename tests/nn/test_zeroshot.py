@@ -313,6 +313,7 @@ def test_eval_mode_is_deterministic_and_train_mode_uses_dropout():
 
 
 # 11. the three CE terms ----------------------------------------------------------------------
+@torch.no_grad()
 def test_three_ce_terms_on_unclamped_objects():
     model = tiny_model().eval()
     video = torch.randn(4, 5, dtype=torch.float64)
