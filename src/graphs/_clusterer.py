@@ -405,6 +405,17 @@ class MultiViewGraphClusterer(ClusterMixin, BaseEstimator):
     similarity; top-k per row and ``(G + G^T) / 2``; spectral clustering. The model is
     transductive: there is no ``predict``, use :meth:`fit_predict`.
 
+    Past one machine: when the views are Dask arrays (chunked by rows; dense chunks or SciPy
+    CSR chunks, ``pip install 'normgraph[dask]'``) and a ``dask.distributed`` Client is
+    running, :meth:`fit` runs every stage on the cluster's workers (sharded kNN, per-block
+    edge weights, the solver as a map-reduce per iteration with the same Numba kernel, top-k
+    and symmetrisation by a shuffle by row, ARPACK on a distributed product) and gives the
+    in-memory results up to round-off. ``edges_``, ``view_graphs_``, ``consistent_``,
+    ``inconsistent_``, ``unified_graph_`` and ``graph_`` are then Dask arrays (the graphs with
+    CSR row blocks); ``labels_``, ``embedding_``, ``view_coef_``, ``objective_`` and
+    ``n_iter_`` are NumPy. Supported there: metrics ``"sqeuclidean"`` and ``"cosine"`` (no
+    all-zero rows), ``eigen_solver`` ``"auto"`` / ``"arpack"`` (both ARPACK).
+
     Examples
     --------
     >>> import numpy as np
@@ -466,7 +477,8 @@ class MultiViewGraphClusterer(ClusterMixin, BaseEstimator):
         views : list of array-like or sparse matrix
             One (n_samples, n_features_v) feature matrix per view, or (n_samples, n_samples)
             matrices for the precomputed metrics. A single view works (with a warning): the
-            unified graph is then that view's graph.
+            unified graph is then that view's graph. Dask arrays run the distributed path
+            (see Notes of the class).
         y : None
             Ignored.
 
