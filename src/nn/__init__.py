@@ -34,6 +34,9 @@ Table of contents
     MIL loss, pseudo-label mining, IW/LW self-distillation, ``casd_ramp``) and Multiple Anchor
     Learning (``MALLoss``, ``mean_max``, ``anchor_bags``, ``depress_features``,
     ``depression_ratio``, the torchvision ``RetinaNet`` path, ``TinyRetinaNet``).
+:mod:`normgraph.nn.tracking`
+    Flow-Fuse tracking (``FFTTracker``, ``FlowTracker``, ``flow_crop``, Farneback/RAFT flow
+    providers), MOT-format I/O and trackeval evaluation (``evaluate_mot``).
 
 Examples
 --------
@@ -43,7 +46,7 @@ Examples
 tensor([0., 1., 3.], grad_fn=<MulBackward0>)
 """
 
-from . import attention, bnn, detection, quant, rsc, zeroshot
+from . import attention, bnn, detection, quant, rsc, tracking, zeroshot
 from ._training import (
     DistributionLoss,
     LearnableBias,
@@ -63,6 +66,8 @@ from .zeroshot import *  # noqa: F401,F403  (the public names of normgraph.nn.ze
 from .zeroshot import __all__ as _zeroshot_all
 from .detection import *  # noqa: F401,F403  (the public names of normgraph.nn.detection)
 from .detection import __all__ as _detection_all
+from .tracking import *  # noqa: F401,F403  (the public names of normgraph.nn.tracking)
+from .tracking import __all__ as _tracking_all
 
 __all__ = [
     "quant",
@@ -82,4 +87,6 @@ __all__ = [
     *_zeroshot_all,
     "detection",
     *_detection_all,
+    "tracking",
+    *_tracking_all,
 ]
