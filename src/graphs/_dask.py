@@ -161,7 +161,9 @@ def dask_multiview_graph_clustering(views, p, check_pipeline, check_metrics):
     n = int(views[0].shape[0])
     k = int(p["n_neighbors"])
     if n <= k:
-        raise ValueError(f"n_samples = {n} must be greater than n_neighbors = {k}; lower n_neighbors")
+        raise ValueError(
+            f"n_samples = {n} must be greater than n_neighbors = {k}; lower n_neighbors"
+        )
     if p["n_clusters"] > n:
         raise ValueError(f"n_clusters = {p['n_clusters']} must be <= n_samples = {n}")
     metrics = check_metrics(p["metric"], p["fusion"], n_views)

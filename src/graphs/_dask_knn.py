@@ -218,7 +218,9 @@ def _view_weights(client, keys, blocks, starts, n, metric, view, fusion):
     mom = client.gather(client.map(_moments, x, mean=None))
     size = sum(m["n"] for m in mom)
     if size < 2:
-        raise ValueError(f"view {view}: need at least two edge distances to standardise, got {size}")
+        raise ValueError(
+            f"view {view}: need at least two edge distances to standardise, got {size}"
+        )
     scale = safe_scale(max(m["max"] for m in mom))
     scaled = client.map(_divided, x, s=scale) if scale != 1.0 else x
     mean = sum(client.gather(client.map(_sum, scaled))) / size

@@ -246,7 +246,8 @@ def test_no_client_is_a_clear_error():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode != 0
-    assert "ValueError: views are Dask arrays but no dask.distributed Client is running" in out.stderr
+    message = "ValueError: views are Dask arrays but no dask.distributed Client is running"
+    assert message in out.stderr
 
 
 # --------------------------------------------------------------------------------------------
