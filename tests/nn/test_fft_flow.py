@@ -169,3 +169,16 @@ def test_farneback_recovers_translation():
         assert math.isclose(u, 3.0, abs_tol=0.5) and math.isclose(v, 2.0, abs_tol=0.5), scale
     with pytest.raises(ValueError, match="same size"):
         FarnebackFlow()(img, img[:100])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_flow_tracker_follows_the_device():
+    torch.manual_seed(0)
+    ft = FlowTracker(hidden=8, crop_size=5)
+    flow = torch.randn(1, 2, 60, 80)
+    boxes = torch.tensor([[3., 4, 30, 50], [10, 10, 70, 55]])
+    cpu = ft.predict(flow, boxes)
+    gpu = ft.cuda().predict(flow.cuda(), boxes.cuda())
+    assert gpu.device.type == "cuda"
+    torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(flow_crop(flow.cuda(), boxes.cuda()).cpu(), flow_crop(flow, boxes))

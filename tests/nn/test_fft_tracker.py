@@ -235,3 +235,19 @@ def test_bad_config_and_inputs():
     dets[1] = torch.tensor([[10.0, 10, 5, 20]])
     with pytest.raises(ValueError, match="detections\\[1\\] row 0"):
         FFTTracker(s.flow, _oracle_move, s.scorer).track([0, 1, 2], dets, (H, W))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_flow_and_scorer_outputs_are_accepted():
+    s = _gap_scene(10)
+
+    def scorer(t, frame, boxes):
+        b, sc, _ = s.scorer(t, frame, boxes)
+        return b.cuda(), sc.cuda(), None
+
+    cpu = s.run()[0]
+    def move(flow, boxes):
+        return _oracle_move(flow, boxes.to(flow.device))
+
+    tr = FFTTracker(lambda a, b: s.flow(a, b).cuda(), move, scorer)
+    np.testing.assert_allclose(tr.track(list(range(s.n)), s.detections(), (H, W)), cpu)

@@ -63,7 +63,7 @@ def flow_boxes(flow, boxes, head, output_size=25):
     deltas = head(crops, boxes)
     if not isinstance(deltas, torch.Tensor) or deltas.shape != boxes.shape:
         raise ValueError(f"head must return deltas of shape {tuple(boxes.shape)}")
-    return FLOW_CODER.decode(deltas.to(boxes.dtype), boxes)
+    return FLOW_CODER.decode(deltas.to(device=boxes.device, dtype=boxes.dtype), boxes)
 
 
 class FlowTracker(nn.Module):

@@ -122,7 +122,10 @@ class FFTTracker:
 
     def _move(self, flow, boxes):
         fn = getattr(self.flow_tracker, "predict", self.flow_tracker)
-        return check_boxes(fn(flow, boxes), "flowed boxes").to(boxes.dtype)
+        moved = fn(flow, boxes)
+        if isinstance(moved, torch.Tensor):  # the state machine runs on the CPU in float64
+            moved = moved.detach().cpu()
+        return check_boxes(moved, "flowed boxes").to(boxes.dtype)
 
     def _refine(self, t, boxes):
         """Scorer output on clipped boxes; rows emptied by clipping get score -inf."""
@@ -131,7 +134,8 @@ class FFTTracker:
         refined, scores = clipped.clone(), torch.full((n,), -np.inf, dtype=torch.float64)
         emb = None
         if bool(ok.any()):
-            r, s, e = self.scorer(t, self._frames[t], clipped[ok])
+            r, s, e = (x.detach().cpu() if isinstance(x, torch.Tensor) else x
+                       for x in self.scorer(t, self._frames[t], clipped[ok]))
             r, _ = clip_boxes(check_boxes(r, "refined boxes").to(torch.float64), self._size)
             refined[ok] = r
             scores[ok] = torch.as_tensor(s, dtype=torch.float64).reshape(-1)
