@@ -5,6 +5,8 @@ import os
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from normgraph.nn.tracking import (check_mot_rows, evaluate_mot, evaluate_mot_files, read_mot,
                                    write_mot)
@@ -122,3 +124,30 @@ def test_evaluator_against_hand_count():
     assert m["MOTA"] == pytest.approx(1 - (1 + 0 + 1) / 4)
     # IDF1: best id mapping covers 2 of 4 GT and 2 of 5 tracker detections -> 2*2/(4+5)
     assert m["IDF1"] == pytest.approx(4 / 9)
+
+
+@pytest.mark.parametrize("factor", [2.0 ** 900, 2.0 ** -900, 1e250, 1e-250])
+def test_extreme_magnitudes_give_the_scaled_answer(tmp_path, factor):
+    gt_path, test_path = _paths("TUD-Campus")
+    gt, test = read_mot(gt_path), read_mot(test_path)
+    gt[:, 2:6] *= factor
+    test[:, 2:6] *= factor
+    _assert_expected(evaluate_mot(gt, test), EXPECTED["TUD-Campus"])
+    write_mot(tmp_path / "gt.txt", gt)
+    write_mot(tmp_path / "t.txt", test)
+    with pytest.raises(ValueError, match="use evaluate_mot"):
+        evaluate_mot_files(tmp_path / "gt.txt", tmp_path / "t.txt")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 50), st.integers(1, 20),
+                          st.floats(-1e6, 1e6), st.floats(-1e6, 1e6), st.floats(0, 1e6),
+                          st.floats(0, 1e6), st.floats(-1, 1)),
+                min_size=0, max_size=30, unique_by=lambda r: (r[0], r[1])))
+def test_write_read_round_trip_property(rows):
+    import tempfile
+    path = os.path.join(tempfile.mkdtemp(), "r.txt")
+    write_mot(path, [list(r) for r in rows])
+    back = read_mot(path)
+    ref = check_mot_rows([list(r) for r in rows]) if rows else np.zeros((0, 10))
+    np.testing.assert_array_equal(back, ref)

@@ -11,6 +11,7 @@ import tempfile
 import numpy as np
 import torch
 
+from ..._utils.numeric import max_abs, power_of_two_scale
 from ..._utils.validation import check_real
 from ..detection import box_iou
 from ._mot_io import check_mot_rows, write_mot
@@ -30,8 +31,8 @@ def _trackeval():
     return trackeval
 
 
-def _xyxy(rows):
-    b = rows[:, 2:6].copy()
+def _xyxy(rows, scale=1.0):
+    b = rows[:, 2:6] / scale  # exact: scale is a power of two
     b[:, 2:] += b[:, :2]
     return torch.as_tensor(b)
 
@@ -41,7 +42,8 @@ def mot_eval_data(gt, tracker):
 
     GT rows with ``conf == 0`` are dropped (as trackeval's MOT15 loader does); ids are
     relabelled to ``0..n-1``; ``num_timesteps`` is the last frame of either input; the
-    similarity is the IoU of the ``x, y, w, h`` boxes.
+    similarity is the IoU of the ``x, y, w, h`` boxes, computed after dividing all boxes by one
+    power of two (IoU is scale-free), so boxes scaled by 1e+-300 give the unscaled answer.
 
     Parameters
     ----------
@@ -63,6 +65,7 @@ def mot_eval_data(gt, tracker):
     gt = gt[gt[:, 6] != 0]
     tr = check_mot_rows(tracker, "tracker")
     last = int(max(gt[:, 0].max(initial=0), tr[:, 0].max(initial=0)))
+    scale = power_of_two_scale(max(max_abs(gt[:, 2:6]), max_abs(tr[:, 2:6])))
     gt_map = {v: i for i, v in enumerate(np.unique(gt[:, 1]))}
     tr_map = {v: i for i, v in enumerate(np.unique(tr[:, 1]))}
     data = {"num_timesteps": last, "gt_ids": [], "tracker_ids": [], "similarity_scores": [],
@@ -72,7 +75,7 @@ def mot_eval_data(gt, tracker):
         g, t = gt[gt[:, 0] == frame], tr[tr[:, 0] == frame]
         data["gt_ids"].append(np.array([gt_map[v] for v in g[:, 1]], dtype=int))
         data["tracker_ids"].append(np.array([tr_map[v] for v in t[:, 1]], dtype=int))
-        sim = box_iou(_xyxy(g), _xyxy(t)).numpy() if len(g) and len(t) else \
+        sim = box_iou(_xyxy(g, scale), _xyxy(t, scale)).numpy() if len(g) and len(t) else \
             np.zeros((len(g), len(t)))
         data["similarity_scores"].append(sim)
     return data
@@ -127,7 +130,8 @@ def evaluate_mot_files(gt_path, tracker_path, *, threshold=0.5, seq_name="seq"):
     The files are copied into a temporary MOTChallenge layout and loaded with
     ``BENCHMARK='MOT15'`` (no preprocessing; GT rows with ``conf == 0`` dropped). trackeval's
     loader raises ``TrackEvalException`` on duplicate (frame, id) rows; our reader is called
-    first and raises ``ValueError`` with line numbers.
+    first and raises ``ValueError`` with line numbers. Box values beyond 1e+-150 raise
+    ``ValueError`` (trackeval's own IoU would overflow); :func:`evaluate_mot` rescales them.
 
     Parameters
     ----------
@@ -152,6 +156,10 @@ def evaluate_mot_files(gt_path, tracker_path, *, threshold=0.5, seq_name="seq"):
     from ._mot_io import read_mot
     threshold = check_real(threshold, "threshold", low=0.0, high=1.0)
     gt, tr = read_mot(gt_path), read_mot(tracker_path)
+    mag = max(max_abs(gt[:, 2:6]), max_abs(tr[:, 2:6]))
+    if mag > 1e150 or 0 < mag < 1e-150:
+        raise ValueError(f"box values of magnitude {mag:.3g} overflow trackeval's IoU on files; "
+                         f"use evaluate_mot, which rescales exactly")
     last = int(max(gt[:, 0].max(initial=1), tr[:, 0].max(initial=1)))
     te = _trackeval()
     root = tempfile.mkdtemp(prefix="normgraph_mot_")
