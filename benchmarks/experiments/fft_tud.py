@@ -41,7 +41,8 @@ from torchvision.ops import roi_align
 
 from normgraph.nn.detection import BoxCoder, box_iou
 from normgraph.nn.tracking import (FarnebackFlow, FFTConfig, FFTTracker, FlowTracker,
-                                   evaluate_mot, flow_crop, flow_tracker_targets, read_mot)
+                                   evaluate_mot, flow_boxes, flow_crop, flow_tracker_targets,
+                                   read_mot)
 
 H, W = 480, 640
 CODER = BoxCoder("rcnn")
@@ -117,7 +118,8 @@ def detect(gt_frames, seed):
         w, h = keep[:, 2] - keep[:, 0], keep[:, 3] - keep[:, 1]
         cx = (keep[:, 0] + keep[:, 2]) / 2 + rng.normal(0, 0.05, len(keep)) * w
         cy = (keep[:, 1] + keep[:, 3]) / 2 + rng.normal(0, 0.05, len(keep)) * h
-        w, h = w * np.exp(rng.normal(0, 0.05, len(keep))), h * np.exp(rng.normal(0, 0.05, len(keep)))
+        w = w * np.exp(rng.normal(0, 0.05, len(keep)))
+        h = h * np.exp(rng.normal(0, 0.05, len(keep)))
         dets = np.c_[cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2, rng.uniform(0.5, 1, len(keep))]
         if rng.random() < 0.5 and len(boxes):
             b = boxes[rng.integers(len(boxes))].copy()
@@ -151,7 +153,8 @@ def jitter(box, rng):
     w, h = box[2] - box[0], box[3] - box[1]
     for _ in range(20):
         s = rng.uniform(0.85, 1.15, 2)
-        c = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2]) + rng.uniform(-.15, .15, 2) * [w, h]
+        c = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
+        c = c + rng.uniform(-.15, .15, 2) * [w, h]
         j = np.r_[c - [w * s[0] / 2, h * s[1] / 2], c + [w * s[0] / 2, h * s[1] / 2]]
         j[0::2], j[1::2] = j[0::2].clip(0, W), j[1::2].clip(0, H)
         if box_iou(torch.tensor(j[None]), torch.tensor(box[None]))[0, 0] > 0.8:
@@ -201,7 +204,8 @@ class BoxHead(nn.Module):
                                   nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
                                   nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 128),
                                   nn.ReLU())
-        self.score, self.deltas, self.ids = nn.Linear(128, 1), nn.Linear(128, 4), nn.Linear(128, n_ids)
+        self.score, self.deltas = nn.Linear(128, 1), nn.Linear(128, 4)
+        self.ids = nn.Linear(128, n_ids)
 
     def forward(self, image, boxes):
         c = (boxes[:, :2] + boxes[:, 2:]) / 2
@@ -351,6 +355,19 @@ def next_frame_iou(ft, gt_frames, flows):
     return float(np.mean(pred)), float(np.mean(zero))
 
 
+class MeanFlowHead:
+    """Analytic reference (no learning): move the box centre by the mean flow inside it."""
+
+    @staticmethod
+    def head(crops, boxes):
+        w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+        u, v = crops[:, 0].mean(dim=(1, 2)), crops[:, 1].mean(dim=(1, 2))
+        return torch.stack([u / (0.1 * w), v / (0.1 * h), 0 * u, 0 * v], 1)
+
+    def predict(self, flow, boxes):
+        return flow_boxes(flow, boxes, self.head)
+
+
 def plot_tracks(images, rows, path, frames=(10, 30, 50)):
     import matplotlib
     matplotlib.use("Agg")
@@ -396,7 +413,9 @@ def main():
     crops, _, targets = pair_samples(train_gt, train_flows, np.random.default_rng(0))
     ft = train_flow_tracker(crops, targets, ft_steps, 0)
     iou_pred, iou_zero = next_frame_iou(ft, test_gt, test_flows)
-    print(f"FlowTracker next-frame IoU on Campus: {iou_pred:.3f} (zero motion {iou_zero:.3f}); "
+    iou_mean = next_frame_iou(MeanFlowHead(), test_gt, test_flows)[0]
+    print(f"FlowTracker next-frame IoU on Campus: {iou_pred:.3f} (zero motion {iou_zero:.3f}, "
+          f"analytic mean-flow head {iou_mean:.3f}); "
           f"{len(crops)} Stadtmitte training pairs  [{time.time() - t0:.0f}s]")
     head = train_head(train_img, train_gt, head_steps, 0)
     auc, before, after = head_quality(head, test_img, test_gt, 0)

@@ -14,7 +14,7 @@ import torch
 from ..._utils.numeric import max_abs, power_of_two_scale
 from ..._utils.validation import check_real
 from ..detection import box_iou
-from ._mot_io import check_mot_rows, write_mot
+from ._mot_io import check_mot_rows
 
 __all__ = ["evaluate_mot", "evaluate_mot_files", "mot_eval_data"]
 

@@ -25,7 +25,7 @@ def check_frame_divisor(frame_size, provider):
     >>> check_frame_divisor((480, 640), "flownet2")
     Traceback (most recent call last):
     ...
-    ValueError: frame (H, W) = (480, 640) must be multiples of 64 for flownet2; resize or pad the frames (e.g. to (512, 640))
+    ValueError: frame (H, W) = (480, 640) must be multiples of 64 for flownet2; ...
     """
     div = FLOW_DIVISORS[provider]
     h, w = (check_int(int(s), "frame_size", low=1) for s in frame_size)
@@ -72,7 +72,8 @@ class FarnebackFlow:
         self.scale = check_real(scale, "scale", low=0.0, high=1.0, low_inclusive=False)
         self.params = (check_real(pyr_scale, "pyr_scale", low=0.0, high=1.0),
                        check_int(levels, "levels", low=1), check_int(winsize, "winsize", low=1),
-                       check_int(iterations, "iterations", low=1), check_int(poly_n, "poly_n", low=1),
+                       check_int(iterations, "iterations", low=1),
+                       check_int(poly_n, "poly_n", low=1),
                        check_real(poly_sigma, "poly_sigma", low=0.0))
 
     def __repr__(self):
@@ -120,7 +121,7 @@ class RAFTFlow:
     >>> prov(np.zeros((60, 64, 3), np.uint8), np.zeros((60, 64, 3), np.uint8))
     Traceback (most recent call last):
     ...
-    ValueError: frame (H, W) = (60, 64) must be multiples of 8 for raft; resize or pad the frames (e.g. to (64, 64))
+    ValueError: frame (H, W) = (60, 64) must be multiples of 8 for raft; ...
     """
 
     divisor = FLOW_DIVISORS["raft"]

@@ -77,8 +77,8 @@ class FFTTracker:
     flow_provider : callable ``(frame_a, frame_b) -> flow [1, 2, H, W]``
         E.g. :class:`FarnebackFlow`; frames are passed through unchanged.
     flow_tracker : FlowTracker or callable ``(flow, boxes [N, 4]) -> boxes [N, 4]``
-    scorer : callable ``(t, frame, boxes [N, 4]) -> (refined [N, 4], scores [N], emb [N, D] or None)``
-        Refines and scores boxes in frame ``t`` (0-based).
+    scorer : callable ``(t, frame, boxes [N, 4]) -> (refined [N, 4], scores [N], emb or None)``
+        Refines and scores boxes in frame ``t`` (0-based); ``emb`` is ``[N, D]``.
     config : FFTConfig or None, default=None
     reid_flow_provider : callable or None, default=None
         Flow over re-ID gaps (e.g. a cheaper, half-resolution provider); default
@@ -238,7 +238,8 @@ class FFTTracker:
         appearance = cfg.reid_min_cosine is not None and all(d[2] is not None for d in dets) \
             and all(tr.emb is not None for tr in lost)
         if appearance:
-            cos = (torch.stack([tr.emb for tr in lost]) @ torch.stack([d[2] for d in dets]).T).numpy()
+            track_emb = torch.stack([tr.emb for tr in lost])
+            cos = (track_emb @ torch.stack([d[2] for d in dets]).T).numpy()
             cost = np.where(gate, 1.0 - cos, 1e6)
         else:
             cost = np.where(gate, 1.0 - iou, 1e6)

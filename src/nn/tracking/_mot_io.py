@@ -1,4 +1,4 @@
-"""MOTChallenge text format: read, check and write ``frame, id, x, y, w, h, conf, -1, -1, -1`` rows."""
+"""MOTChallenge text format: read, check and write ``frame, id, x, y, w, h, conf, -1, -1, -1``."""
 
 from __future__ import annotations
 
