@@ -370,7 +370,7 @@ def test_focal_baseline_assignment():
     p = 0.5
     pos = 0.25 * (1 - p) ** 2 * -math.log(p) + 0.75 * p ** 2 * -math.log(1 - p)
     neg = 2 * 0.75 * p ** 2 * -math.log(1 - p)
-    assert float(out["classification"]) == pytest.approx(pos + neg, rel=1e-6)
+    assert out["classification"].item() == pytest.approx(pos + neg, rel=1e-6)
     assert float(out["regression"]) == 0.0
 
 
