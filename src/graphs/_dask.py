@@ -68,7 +68,12 @@ def _as_dask_views(views):
         raise TypeError(f"views must be a list or tuple of arrays, got {type(views).__name__}")
     if len(views) == 0:
         raise ValueError("views must contain at least one view")
-    ref = next(v for v in views if isinstance(v, da.Array))
+    ref = next((v for v in views if isinstance(v, da.Array)), None)
+    if ref is None:
+        raise TypeError(
+            "views must be arrays: Dask arrays (distributed path) or NumPy/SciPy arrays, got "
+            f"{[type(v).__name__ for v in views]}"
+        )
     row_chunks = ref.chunks[0]
     if any(np.isnan(c) for c in row_chunks):
         raise ValueError("the row chunk sizes of the views are unknown; call "

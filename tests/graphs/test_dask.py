@@ -231,6 +231,8 @@ def test_bad_inputs_raise_clear_errors(client):
     with pytest.raises(ValueError, match="row 7 is all zeros"):
         multiview_graph_clustering([da.from_array(zero, chunks=(50, -1)), dv[1]], 3,
                                    metric="cosine", n_neighbors=5)
+    with pytest.raises(TypeError, match="views must be arrays"):
+        multiview_graph_clustering([dv[0].to_delayed()[0, 0], views[1]], 3, n_neighbors=5)
     const = np.ones((200, 2))
     with pytest.raises(ValueError, match="view 1: all edge distances are equal"):
         multiview_graph_clustering([dv[0], da.from_array(const, chunks=(50, -1))], 3,
