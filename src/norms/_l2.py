@@ -80,6 +80,8 @@ _MAX_GRAM_ITER = 64
 # "auto" adds the spatial Gram bound only for layers with at most this many channels (per
 # group, on the smaller side).
 _AUTO_SPATIAL_MAX_CHANNELS = 32
+# "auto" adds the frequency Gram bound to the circular-embedding bound below this work
+_GRAM_CHEAP_FLOPS = 2e7
 
 
 def _flush_tiny(G):
@@ -603,6 +605,23 @@ def _power_lower(w, conv, power_iter):
     return sigma
 
 
+def _gram_cheap(conv):
+    """Whether the frequency Gram bound costs little (``_GRAM_CHEAP_FLOPS``) on this layer."""
+    a = conv.out_channels // conv.groups
+    b = conv.in_per_group
+    grid = _embedding_grid(conv)
+    return math.prod(grid) * conv.groups * min(a, b) ** 2 * max(a, b) <= _GRAM_CHEAP_FLOPS
+
+
+def _lanczos_lower(w, conv, budget, warm):
+    """Warm-started Lanczos lower bound on the layer's own operator (see ``_l2_embed``)."""
+    if budget <= 0:
+        return 0.0
+    from ._l2_embed import lanczos_lower, layer_operator
+
+    return lanczos_lower(layer_operator(w, conv), warm, max_matvec=budget)
+
+
 def conv_l2(weight, geom, *, method="auto", n_iter=6, power_iter=100, groups=None):
     """Spectral norm of a validated convolution layer as a certified interval.
 
@@ -720,12 +739,24 @@ def _conv_l2_unit(w, geom, method, n_iter, power_iter, groups):
     else:
         check_allocation(_power_items(conv), "input_shape",
                          what="the power-iteration lower bound" + hint)
-    lower = _power_lower(w, conv, power_iter) * lo
-    if method == "power":
-        return NormResult(lower, lower, math.inf, False, "power")
-
     candidates = {}
-    if method in ("auto", "gram"):
+    warm = None
+    if method == "auto" and conv.padding_mode == "zeros":
+        from ._l2_embed import embedding_grid, embedding_upper
+
+        grid = embedding_grid(conv)
+        check_allocation(_grid_items(conv, grid), "input_shape",
+                         what="the FFT of the kernel on the embedding grid" + hint)
+        candidates["circular_embedding"], warm = embedding_upper(w, conv, n_iter)
+    if method == "power":
+        lower = _power_lower(w, conv, power_iter) * lo
+        return NormResult(lower, lower, math.inf, False, "power")
+    lower = _lanczos_lower(w, conv, power_iter, warm) * lo
+
+    # zeros mode: the circular embedding (exact strided circular norm, certified by Cholesky)
+    # is usually the smaller; "auto" adds the Gram iteration only where it is cheap
+    if method == "gram" or (method == "auto" and ("circular_embedding" not in candidates
+                                                   or _gram_cheap(conv))):
         check_allocation(_grid_items(conv, _embedding_grid(conv)), "input_shape",
                          what="the FFT of the kernel on the input grid" + hint)
         candidates["gram"] = _gram_upper(w, conv, n_iter)
