@@ -43,7 +43,7 @@ the arms' differences say nothing about CASD here. The full setting has not been
 Usage::
 
     python benchmarks/experiments/casd_digit_canvas.py --out casd_detections.png
-    python benchmarks/experiments/casd_digit_canvas.py --quick  # 800 iterations, 1 scale (64 px) x flip
+    python benchmarks/experiments/casd_digit_canvas.py --quick  # 800 iterations, one 64 px scale
 """
 
 from __future__ import annotations
@@ -233,7 +233,8 @@ def main(argv=None):
     print(f"settings: quick={cfg.quick} train={cfg.n_train} test={cfg.n_test} "
           f"iters={cfg.iters} seeds={cfg.seeds} view sizes={cfg.sizes} x flip "
           f"width={cfg.width} hidden={cfg.hidden} proposals/iter={cfg.n_props} "
-          f"mining={cfg.mining} threads={cfg.threads} corloc on {cfg.n_corloc} train canvases, Adam 1e-3")
+          f"mining={cfg.mining} threads={cfg.threads} corloc on {cfg.n_corloc} train canvases, "
+          "Adam 1e-3")
     digits, targets = load_digits(return_X_y=True)
     digits = (digits / 16.0).reshape(-1, 8, 8).astype(np.float32)
     tr_x, tr_gt, tr_y = make_canvases(cfg.n_train, 0, digits, targets)

@@ -16,7 +16,7 @@ __all__ = ["check_boxes", "box_area", "box_iou", "nms", "horizontal_flip_boxes"]
 
 
 def check_boxes(boxes, name="boxes", *, dtype=None):
-    """Validate boxes: a real ``[N, 4]`` array with finite coordinates and ``x2 >= x1``, ``y2 >= y1``.
+    """Validate boxes: a real ``[N, 4]`` array, finite, with ``x2 >= x1`` and ``y2 >= y1``.
 
     Parameters
     ----------

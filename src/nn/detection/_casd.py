@@ -136,7 +136,8 @@ class CASD(nn.Module):
                  n_bg=96, allow_empty=False, dropout=0.0):
         super().__init__()
         if not isinstance(backbone, nn.Sequential):
-            raise TypeError(f"backbone must be a torch.nn.Sequential, got {type(backbone).__name__}")
+            raise TypeError("backbone must be a torch.nn.Sequential, got "
+                            f"{type(backbone).__name__}")
         self.backbone = backbone
         self.n_classes = check_int(n_classes, "n_classes", low=1)
         self.roi_size = check_int(roi_size, "roi_size", low=1)

@@ -1,4 +1,4 @@
-"""CASD's attention maps and the input-wise (IW) and layer-wise (LW) self-distillation losses (§1.7)."""
+"""CASD's attention maps and the input-wise (IW) / layer-wise (LW) distillation losses (§1.7)."""
 
 from __future__ import annotations
 

@@ -202,7 +202,7 @@ def mine_pseudo_labels(scores, boxes, image_labels, *, mode="pcl_graph", n_views
 
 
 def sample_rois(labels, n_views=1, *, n_fg=32, n_bg=96, generator=None):
-    """Per view, up to ``n_fg`` foreground and ``n_bg`` background proposal indices (no replacement).
+    """Per view, up to ``n_fg`` foreground and ``n_bg`` background RoI indices (no replacement).
 
     Parameters
     ----------
