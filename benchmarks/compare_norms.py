@@ -17,6 +17,11 @@ Then the full l1/l-inf profile of torchvision's ResNet-50 (random weights) at 22
 l2 interval width per layer of ResNet-18 (at 32x32 by default: the certified l2 intervals cost
 power iterations and Gram iterations per layer; ``--r18-size 224`` for the ImageNet size).
 
+``--l2-224`` prints the ResNet-18 l2 rows at 224x224 (layer, lower, upper, width %, method,
+time); ``--l2-peers`` adds, per layer and run in full, 500 torch power iterations (a lower
+estimate) and torch FFT+SVD of every frequency block of the strided circular embedding (its
+exact norm, an upper end).
+
 Run: ``python benchmarks/compare_norms.py`` (add ``--quick`` for fewer repeats).
 Timings are wall-clock best-of-N on a shared machine; treat them as indicative.
 """
@@ -218,6 +223,84 @@ def bench_resnet(args):
     print_table(rows, columns=("layer", "lower", "upper", "width", "width/upper", "method"))
 
 
+def _torch_power_500(conv, n, n_iter=500):
+    """500 power iterations on T^T T with torch (zero padding, the layer's own conv)."""
+    g = torch.Generator().manual_seed(0)
+    W = conv.weight.detach().double()
+    v = torch.randn((1, W.shape[1] * conv.groups) + n, generator=g, dtype=torch.float64)
+    v /= v.norm()
+    kw = dict(stride=conv.stride, padding=conv.padding, dilation=conv.dilation,
+              groups=conv.groups)
+    best = 0.0
+    with torch.no_grad():
+        u = F.conv2d(v, W, **kw)
+        op = tuple(n[t] - ((u.shape[2 + t] - 1) * conv.stride[t] - 2 * conv.padding[t]
+                           + conv.dilation[t] * (W.shape[2 + t] - 1) + 1) for t in range(2))
+        for _ in range(n_iter):
+            u = F.conv2d(v, W, **kw)
+            best = max(best, u.norm().item())
+            w = F.conv_transpose2d(u, W, output_padding=op, **kw)
+            v = w / w.norm()
+    return best
+
+
+def _torch_fft_svd(conv, n):
+    """All singular values of every frequency block of the strided circular layer on the
+    embedding grid (the exact circular norm, an upper bound of the zero-padded one), torch."""
+    from normgraph.norms._l2 import _circular_blocks
+    from normgraph.norms._l2_embed import embedding_grid
+    from normgraph.norms._validation import normalize_conv_args
+
+    w, geom = normalize_conv_args(conv.weight, n, conv.stride, conv.padding, conv.dilation,
+                                  conv.groups)
+    grid = embedding_grid(geom)
+    blocks = _circular_blocks(w, grid, geom.stride, geom.dilation,
+                              tuple(-pl for pl, _ in geom.padding), geom.groups)
+    B = torch.from_numpy(blocks.reshape((-1,) + blocks.shape[-2:]))
+    return torch.linalg.svdvals(B).max().item()
+
+
+def bench_l2_224(args):
+    """ResNet-18 at 224x224: our certified l2 intervals beside power iteration and FFT+SVD."""
+    import torchvision
+
+    from normgraph.norms import layer_norms
+
+    torch.set_num_threads(args.l2_threads)
+    r18 = torchvision.models.resnet18(weights=None).eval()
+    t0 = time.perf_counter()
+    table = layer_norms(r18, (3, 224, 224), p=(2,), include=("conv",))
+    total = time.perf_counter() - t0
+    shapes = {r["name"]: r["input_shape"] for r in table}
+    mods = dict(r18.named_modules())
+    rows = []
+    for r in table:
+        lo, up = r["lower"], r["upper"]
+        row = [r["name"], lo, up, 100 * (up - lo) / up, r["method"], r["time"]]
+        if args.l2_peers:
+            m, n = mods[r["name"]], tuple(shapes[r["name"]])
+            tp = time.perf_counter()
+            sp_ = _torch_power_500(m, n)
+            tp = time.perf_counter() - tp
+            tf = time.perf_counter()
+            sf = _torch_fft_svd(m, n)
+            tf = time.perf_counter() - tf
+            # power iteration: a lower estimate only (no upper end); FFT+SVD: the exact
+            # circular norm, an upper end only; width against the other's end
+            row += [sp_, tp, tp / r["time"], 100 * (up - sp_) / up, sf, tf, tf / r["time"],
+                    100 * (sf - lo) / sf]
+        rows.append(tuple(row))
+    print()
+    print(f"ResNet-18 (random weights) certified l2 intervals at 224x224: {total:.1f} s in all "
+          f"(layer_norms(..., p=2), torch threads {torch.get_num_threads()})")
+    cols = ["layer", "lower", "upper", "width %", "method", "time (s)"]
+    if args.l2_peers:
+        cols += ["power500", "power (s)", "power/ours", "width % vs our upper", "FFT+SVD",
+                 "FFT+SVD (s)", "FFT/ours", "width % vs our lower"]
+    print_table(rows, columns=tuple(cols))
+    print(f"  widest interval: {max(r[3] for r in rows):.3f} % of the upper bound (goal <= 1 %)")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats")
@@ -232,9 +315,17 @@ def main(argv=None):
     parser.add_argument("--skip-resnet", action="store_true")
     parser.add_argument("--r18-size", type=int, default=32,
                         help="input size for the ResNet-18 l2 intervals (default 32)")
+    parser.add_argument("--l2-224", action="store_true",
+                        help="only the ResNet-18 l2 rows at 224x224")
+    parser.add_argument("--l2-peers", action="store_true",
+                        help="with --l2-224: also 500-step power iteration and FFT+SVD, in full")
+    parser.add_argument("--l2-threads", type=int, default=2, help="torch threads for --l2-224")
     args = parser.parse_args(argv)
     args.repeat = 3 if args.quick else 7
     torch.set_num_threads(args.threads)
+    if args.l2_224:
+        bench_l2_224(args)
+        return
     bench_configs(args)
     if not args.skip_resnet:
         bench_resnet(args)

@@ -39,6 +39,7 @@ reported as ``lower = value = upper``: they are exact up to the rounding of the 
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import numbers
@@ -92,6 +93,18 @@ def _flush_tiny(G):
 # ----------------------------------------------------------------------------------------
 # the operator itself (for power iteration)
 # ----------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=64)
+def _axis_tables(n, m, k, s, d, pl, mode):
+    """Gather indices and scatter matrix of one axis (shared by layers of equal geometry)."""
+    tab = landing_table(n, m, k, s, d, pl, mode)
+    idx = tab.ravel().copy()
+    idx[idx < 0] = n  # the zero slot appended to every axis
+    idx.setflags(write=False)
+    scatter = sp.csr_matrix((np.ones(idx.size), (idx, np.arange(idx.size))),
+                            shape=(n + 1, idx.size))
+    return idx, scatter
+
+
 class _ConvOperator:
     """Matrix-free forward and adjoint of an ordinary (non-transposed) validated conv.
 
@@ -115,14 +128,11 @@ class _ConvOperator:
         self.idx = []
         self.scatter = []
         for t in range(self.D):
-            tab = landing_table(self.n[t], self.m[t], self.k[t], conv.stride[t],
-                                 conv.dilation[t], conv.padding[t][0], conv.padding_mode)
-            idx = tab.ravel().copy()
-            idx[idx < 0] = self.n[t]  # the zero slot appended to every axis
+            idx, scatter = _axis_tables(self.n[t], self.m[t], self.k[t], conv.stride[t],
+                                        conv.dilation[t], conv.padding[t][0],
+                                        conv.padding_mode)
             self.idx.append(idx)
-            self.scatter.append(sp.csr_matrix(
-                (np.ones(idx.size), (idx, np.arange(idx.size))),
-                shape=(self.n[t] + 1, idx.size)))
+            self.scatter.append(scatter)
         D = self.D
         self._perm = [0] + [2 + 2 * t for t in range(D)] + [1 + 2 * t for t in range(D)]
         self._inv_perm = list(np.argsort(self._perm))
