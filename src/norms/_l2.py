@@ -2,8 +2,10 @@
 
 Every method returns one-sided guarantees that hold for *every* layer it accepts:
 
-- ``lower`` comes from power iteration on the layer's own operator (a gather/scatter
-  implementation of the convolution and of its adjoint), so ``lower <= sigma_1`` always;
+- ``lower`` is ``||T x|| / ||x||`` for explicit vectors ``x`` on the layer's own operator
+  (a gather/scatter implementation of the convolution and of its adjoint, or torch's conv
+  kernels for zero padding): a warm-started Lanczos Ritz vector of ``T^T T`` in ``"auto"``
+  (see ``_l2_embed``), power iteration for ``"power"``; so ``lower <= sigma_1`` always;
 - ``upper`` is the minimum of the certified upper bounds that apply to the layer;
 - the exact path (circular padding, stride dividing the input size, full padding
   ``pl + pr = d (k - 1)``) is the Sedghi et al. block diagonalisation by the FFT, extended
@@ -20,6 +22,12 @@ Upper bounds and why they hold
     most the circular one. Circular padding with any stride/padding: the layer's rows are
     rows of the stride-1 circular layer, each repeated at most ``mult`` times, so the norm is
     at most ``sqrt(mult)`` times the circular one.
+``circular_embedding`` (zero padding, any stride; see ``_l2_embed``)
+    The layer is a restriction of the *strided* circular layer on a grid ``N`` (``s | N``,
+    ``N >= n + pl`` and large enough for every kept output), whose norm is exact by the
+    polyphase FFT; each frequency block is certified below a target by a Cholesky
+    factorisation (Delattre, Barthelemy & Allauzen 2024 for the embedding; Sedghi et al.
+    2019 for the block diagonalisation). Unlike ``gram`` it keeps the stride.
 ``spatial_gram`` (Delattre et al. 2024)
     Gram iteration on the kernel itself: bounds the convolution on the infinite grid, hence
     every zero-padded or circular layer of any size (strides and output crops are
@@ -645,13 +653,15 @@ def conv_l2(weight, geom, *, method="auto", n_iter=6, power_iter=100, groups=Non
     method : {"auto", "fft_svd", "gram", "spatial_gram", "power", "holder"}, default="auto"
         ``"auto"``: exact FFT+SVD when the layer is circular with stride dividing the input
         size and full padding ``pl + pr = d(k-1)``; otherwise the minimum of the applicable
-        upper bounds (``gram``, ``spatial_gram``, ``holder``) and a power-iteration lower
-        bound. ``"fft_svd"`` raises ``ValueError`` when the exact path does not apply.
+        upper bounds (``circular_embedding`` for zero padding, ``gram`` where it is cheap or
+        the embedding does not apply, ``spatial_gram`` for few channels, ``holder``) and a
+        warm-started Lanczos lower bound. ``"fft_svd"`` raises ``ValueError`` when the exact path does not apply.
         ``"power"`` gives only a lower bound (``value = lower``, ``upper = inf``).
     n_iter : int, default=6
         Gram iterations (the spatial Gram iteration uses ``min(n_iter, 4)``).
     power_iter : int, default=100
-        Power iterations for the lower bound (0 gives ``lower = 0``).
+        Operator applications for the lower bound: power iterations for ``"power"``,
+        Lanczos steps otherwise (at most 60 used); 0 gives ``lower = 0``.
     groups : int, optional
         Only with ``geom=None``.
 
