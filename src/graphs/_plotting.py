@@ -24,15 +24,18 @@ __all__ = ["plot_view_coefficients", "plot_objective", "plot_graph"]
 _GRAPH_KINDS = ("adjacency", "embedding")
 
 
-def _fitted_attribute(obj, name, what):
+def _fitted_attribute(obj, name, what, param):
     """``obj.name`` for a model-like object, else ``obj`` itself as a 1-D float array."""
     values = getattr(obj, name, obj)
     if values is None:
         raise ValueError(f"no {what} to plot: {name} is None (is the model fitted?)")
-    arr = np.asarray(values, dtype=np.float64)
-    if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"{what} must be a non-empty 1-D sequence, got shape {arr.shape}")
-    return arr
+    if isinstance(values, (str, bytes, dict)):
+        raise TypeError(f"{param} must be a fitted model or a 1-D sequence of numbers, got "
+                        f"{type(values).__name__}")
+    try:
+        return check_array_param(values, param, ndim=1)
+    except ValueError as exc:
+        raise ValueError(f"{what}: {exc}") from None
 
 
 def _coefficient_sets(model_or_alpha):
@@ -40,14 +43,16 @@ def _coefficient_sets(model_or_alpha):
     if isinstance(model_or_alpha, dict):
         if not model_or_alpha:
             raise ValueError("model_or_alpha is an empty dict; pass at least one model")
-        sets = {str(k): _fitted_attribute(v, "view_coef_", "view coefficients")
+        sets = {str(k): _fitted_attribute(v, "view_coef_", "view coefficients",
+                                          "model_or_alpha")
                 for k, v in model_or_alpha.items()}
         sizes = {a.size for a in sets.values()}
         if len(sizes) != 1:
             raise ValueError(f"the models of model_or_alpha have different numbers of views: "
                              f"{sorted(sizes)}")
         return sets
-    return {None: _fitted_attribute(model_or_alpha, "view_coef_", "view coefficients")}
+    return {None: _fitted_attribute(model_or_alpha, "view_coef_", "view coefficients",
+                                    "model_or_alpha")}
 
 
 def _view_names(model_or_alpha, view_names, n_views):
@@ -147,7 +152,8 @@ def plot_objective(model_or_objective, ax=None):
     >>> ax.lines[0].get_xdata().tolist()
     [0, 1, 2, 3]
     """
-    objective = _fitted_attribute(model_or_objective, "objective_", "objective trace")
+    objective = _fitted_attribute(model_or_objective, "objective_", "objective trace",
+                                  "model_or_objective")
     _, ax = get_axes(ax)
     ax.plot(np.arange(objective.size), objective, marker="o", color="C0")
     if np.all(objective > 0):

@@ -50,7 +50,8 @@ def _select_rows(table, p, include):
     from ._validation import normalize_p
 
     include = _check_include(include)
-    rows = [r for r in table if r.get("value") is not None and r.get("p") is not None]
+    rows = [r for r in _check_table(table) if r.get("value") is not None
+            and r.get("p") is not None]
     rows = [r for r in rows if _row_kind(r) is None or _row_kind(r) in include]
     if p is None:
         ps = list(dict.fromkeys(r["p"] for r in rows))
@@ -62,6 +63,21 @@ def _select_rows(table, p, include):
         raise ValueError("the table has no row with a value for the requested norm orders "
                          f"and layer kinds (include={include})")
     return rows, [q for q in ps if any(r["p"] == q for r in rows)]
+
+
+def _check_table(table):
+    """The rows of a norm table: a ``NormTable`` or a sequence of dicts (``layer_norms``)."""
+    from collections.abc import Mapping
+
+    if isinstance(table, (str, bytes, Mapping)) or not hasattr(table, "__iter__"):
+        raise TypeError("table must be the NormTable of layer_norms (or a list of dicts), got "
+                        f"{type(table).__name__}")
+    rows = list(table)
+    bad = next((r for r in rows if not isinstance(r, Mapping)), None)
+    if bad is not None or isinstance(table, np.ndarray):
+        raise TypeError("table must be the NormTable of layer_norms (or a list of dicts); it "
+                        f"holds a {type(bad).__name__ if bad is not None else 'array'}")
+    return rows
 
 
 def _log_limits(rows):

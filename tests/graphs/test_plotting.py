@@ -233,7 +233,7 @@ def test_embedding_without_labels():
         (lambda: plot_view_coefficients([0.5, 0.5], view_names=["a"]), ValueError, "view_names"),
         (lambda: plot_view_coefficients([0.5, 0.5], view_names="ab"), TypeError, "view_names"),
         (lambda: plot_view_coefficients(SimpleNamespace(view_coef_=None)), ValueError, "fitted"),
-        (lambda: plot_view_coefficients([]), ValueError, "non-empty"),
+        (lambda: plot_view_coefficients([]), ValueError, "at least 1 entries"),
         (lambda: plot_view_coefficients({}), ValueError, "empty dict"),
         (lambda: plot_view_coefficients({"a": [1.0], "b": [0.5, 0.5]}), ValueError, "views"),
         (lambda: plot_objective(np.ones((2, 2))), ValueError, "1-D"),
