@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import normgraph.norms as norms
+from normgraph.norms.testing import exact_l1_projection
 from normgraph.norms import (
     NormDecay,
     bn_norm,
@@ -287,20 +288,7 @@ def test_power_iteration_hostile(shape, n_iter, tol, seed, alpha):
 # ---------------------------------------------------------------------------------------
 # projection, SVC, layer profiles, norm decay, closed forms
 # ---------------------------------------------------------------------------------------
-def _exact_projection(y, r):
-    a = [abs(Fraction(v)) for v in y]
-    r = Fraction(r)
-    if sum(a) <= r:
-        return [Fraction(v) for v in y]
-    if r == 0:
-        return [Fraction(0)] * len(y)
-    u = sorted(a, reverse=True)
-    css, tau = Fraction(0), None
-    for i, ui in enumerate(u, start=1):
-        css += ui
-        if ui - (css - r) / i > 0:
-            tau = (css - r) / i
-    return [math.copysign(1, v) * max(abs(Fraction(v)) - tau, 0) for v in y]
+_exact_projection = exact_l1_projection
 
 
 @FAST

@@ -14,7 +14,7 @@ from .._utils.validation import check_allocation
 from ._dense import conv_matrix_from_geometry
 from ._validation import normalize_conv_args
 
-__all__ = ["conv_matrix"]
+__all__ = ["conv_matrix", "exact_l1_projection"]
 
 
 def conv_matrix(weight, input_shape, stride=1, padding=0, dilation=1, groups=1,
@@ -55,3 +55,46 @@ def conv_matrix(weight, input_shape, stride=1, padding=0, dilation=1, groups=1,
     triplets = w.size * math.prod(conv.output_shape)
     check_allocation(5 * triplets, "input_shape", what="the explicit operator matrix")
     return conv_matrix_from_geometry(w, geom)
+
+
+def exact_l1_projection(y, radius):
+    """Euclidean projection onto the l1 ball in exact rational arithmetic (a test reference).
+
+    The sort-based rule of Duchi et al. (ICML 2008), transcribed with :class:`fractions.Fraction`
+    so that no rounding enters: the reference for :func:`normgraph.norms.project_l1_ball` at any
+    magnitude (every finite float is an exact fraction).
+
+    Parameters
+    ----------
+    y : sequence of float
+        The point to project.
+    radius : float
+        Radius of the ball, ``>= 0``.
+
+    Returns
+    -------
+    x : list of numbers
+        The projection, entry by entry: exact fractions when ``y`` lies inside the ball, else
+        each exact entry rounded once to float.
+
+    Examples
+    --------
+    >>> from normgraph.norms.testing import exact_l1_projection
+    >>> [float(v) for v in exact_l1_projection([3.0, -1.0, 0.5], 2.0)]
+    [2.0, -0.0, 0.0]
+    """
+    from fractions import Fraction
+
+    a = [abs(Fraction(v)) for v in y]
+    r = Fraction(radius)
+    if sum(a) <= r:
+        return [Fraction(v) for v in y]
+    if r == 0:
+        return [Fraction(0)] * len(a)
+    css, tau = Fraction(0), None
+    for i, ui in enumerate(sorted(a, reverse=True), start=1):
+        css += ui
+        if ui - (css - r) / i > 0:
+            tau = (css - r) / i
+    # the exact shrunk magnitude, signed and rounded once to float
+    return [math.copysign(1, v) * max(abs(Fraction(v)) - tau, 0) for v in y]

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from normgraph.norms.testing import exact_l1_projection
 from normgraph.norms import (
     bn_norm,
     clip_singular_values,
@@ -137,21 +138,7 @@ def test_true_overflow_is_inf_with_a_warning():
 
 # ---- project_l1_ball: exact rational reference -------------------------------------------
 
-def _exact_projection(y, r):
-    """Duchi et al. in exact rational arithmetic (an independent transcription)."""
-    a = [abs(Fraction(v)) for v in y]
-    r = Fraction(r)
-    if sum(a) <= r:
-        return [Fraction(v) for v in y]
-    if r == 0:
-        return [Fraction(0)] * len(y)
-    u = sorted(a, reverse=True)
-    css, tau = Fraction(0), None
-    for i, ui in enumerate(u, start=1):
-        css += ui
-        if ui - (css - r) / i > 0:
-            tau = (css - r) / i
-    return [math.copysign(1, v) * max(abs(Fraction(v)) - tau, 0) for v in y]
+_exact_projection = exact_l1_projection
 
 
 @given(st.lists(st.floats(-1, 1), min_size=1, max_size=12), st.floats(0, 5),
