@@ -21,14 +21,19 @@ argmax over its bag (the 10 anchors of highest IoU) of ``P_cls * P_loc``; at 10 
 record the fraction of objects whose selected anchor changed since the previous checkpoint, and
 plot it per arm.
 
-Measured (``--quick`` only: 500 iterations, 400 train / 100 test canvases, 3 seeds, 1 thread on
-2 shared cores, about 12 minutes; the 2,000-iteration setting has not been run). AP / AP50
-(pycocotools), mean +- sample std over the seeds: focal 0.388 +- 0.065 / 0.523 +- 0.081,
-FreeAnchor 0.479 +- 0.101 / 0.716 +- 0.078, MAL 0.406 +- 0.132 / 0.627 +- 0.142. Our ``coco101``
-equals pycocotools' AP50 in every run (max difference 1.1e-16). MAL is *not* above FreeAnchor
-here (below it in all three seeds; within the seed spread); not tuned. The selected anchor of
-40-90 % of the objects changes between checkpoints in all three arms (the net is still moving
-fast at 500 iterations), so the plot does not separate the arms yet.
+Measured, full setting (2,000 iterations, 1,500 train / 300 test canvases, 3 seeds, 1 thread,
+about 15 minutes on the 2-core machine). AP / AP50 (pycocotools), mean +- sample std:
+
+* (a) focal, IoU threshold: 0.856 +- 0.005 / 0.979 +- 0.006
+* (b) FreeAnchor bags:      0.815 +- 0.007 / 0.986 +- 0.002
+* (c) MAL = (b) + depression: 0.822 +- 0.013 / 0.988 +- 0.001
+
+Our ``coco101`` equals pycocotools' AP50 in every run (max difference 2.2e-16). MAL is above
+FreeAnchor in AP50 and in mean AP, but within the seed spread, and the focal-loss baseline has
+the best AP (its boxes are tighter; the bag arms win at IoU 0.5 only). Not tuned. The selected
+anchor of 55-85 % of the objects still changes between checkpoints in every arm; MAL's curve
+starts highest (depression pushes the selection to other anchors of the bag). The one earlier
+``--quick`` run (500 iterations) had all arms far from converged (AP 0.39-0.48).
 
 Usage::
 
