@@ -24,11 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .._utils.validation import _NUMERIC_KINDS  # the one definition of numeric
+
 __all__ = ["check_path", "check_input_file", "check_output_path", "read_array_file"]
 
 _NPY_MAGIC = b"\x93NUMPY"
 _ZIP_MAGIC = b"PK\x03\x04"
-_NUMERIC_KINDS = "biuf"
 
 
 def check_path(value, name):
