@@ -251,6 +251,9 @@ def check_data_home(data_home=None):
 
     if data_home is None:
         data_home = os.environ.get("NORMGRAPH_DATA") or Path("~") / "normgraph_data"
+    if not isinstance(data_home, (str, os.PathLike)):
+        raise TypeError(f"data_home must be a str or path-like object, got "
+                        f"{type(data_home).__name__}")
     return Path(data_home).expanduser()
 
 

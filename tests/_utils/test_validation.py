@@ -252,3 +252,9 @@ def test_check_random_state_param():
     for bad in (-1, 2**32):
         with pytest.raises(ValueError, match="random_state must be"):
             check_random_state_param(bad)
+
+
+@pytest.mark.parametrize("bad", [3, 1.5, b"/tmp", ["a"]])
+def test_check_data_home_wrong_type_names_the_parameter(bad):
+    with pytest.raises(TypeError, match="^data_home must be a str or path-like"):
+        check_data_home(bad)
