@@ -29,7 +29,8 @@ from normgraph._utils.numeric import max_abs
 from normgraph._utils.progress import progress
 from normgraph._utils.validation import check_array_param, check_bool, check_int, check_real
 
-from ._fusion_kernels import consistency_term, fused_iteration, row_norms_and_dots
+from ._fusion_kernels import (consistency_term, fused_iteration, fused_iteration_parallel,
+                              fusion_setup_parallel, row_norms_and_dots, row_sums_parallel)
 from ._scaling import safe_scale
 
 __all__ = ["consistent_graph_fusion", "fusion_objective"]
@@ -80,10 +81,11 @@ def _row_sums(W):
 
     ``p`` is one power of two per row, 1 unless the row's largest entry is extreme.
     """
-    p = np.array([safe_scale(max_abs(row)) for row in W]) if W.dtype == np.float64 else \
+    sums, maxes = row_sums_parallel(W)  # one parallel pass; W >= 0, so max = max |entry|
+    p = np.array([safe_scale(v) for v in maxes]) if W.dtype == np.float64 else \
         np.ones(W.shape[0])
     if np.all(p == 1.0):
-        return W.sum(axis=1, dtype=np.float64), p
+        return sums, p
     return np.array([(row / pi).sum(dtype=np.float64) for row, pi in zip(W, p)]), p
 
 
@@ -525,7 +527,6 @@ def consistent_graph_fusion(W, *, beta=1.0, gamma=100.0, view_weights=None, max_
     True
     """
     W = _check_weights_matrix(W)
-    n_views, n_edges = W.shape
     beta = check_real(beta, "beta", low=0)
     gamma = check_real(gamma, "gamma", low=0)
     max_iter = check_int(max_iter, "max_iter", low=1)
@@ -535,35 +536,60 @@ def consistent_graph_fusion(W, *, beta=1.0, gamma=100.0, view_weights=None, max_
     qp_tol = check_real(qp_tol, "qp_tol", low=0, low_inclusive=False)
     parity_mode = check_bool(parity_mode, "parity_mode")
     verbose = check_bool(verbose, "verbose")
-    w = _check_view_weights(view_weights, n_views)
+    w = _check_view_weights(view_weights, W.shape[0])
+    return _solve(W, beta=beta, gamma=gamma, w=w, max_iter=max_iter, dca_iter=dca_iter,
+                  rel_tol=rel_tol, min_iter=min_iter, qp_tol=qp_tol, parity_mode=parity_mode,
+                  verbose=verbose)
 
+
+def _solve(W, *, beta, gamma, w, max_iter, dca_iter, rel_tol, min_iter, qp_tol, parity_mode,
+           verbose, lean=False):
+    """The solver on validated arguments (see :func:`consistent_graph_fusion`).
+
+    With ``lean=True`` (the estimator's default), W is the caller's private array and is
+    scaled in place, A is updated in place (and, outside parity mode, S too): memory is W, one
+    (V, m) array A and one S, and ``A``, ``E`` are returned as None. S, alpha and the
+    objective are those of the default mode exactly: each pass reads an edge's old A and S
+    before it writes them, and the old A is only needed to return A at a stop.
+    """
+    n_views, n_edges = W.shape
+    setup_tic = time.perf_counter()
     # Step 0: per-view scaling, each row sums to one. Rows of extreme magnitude are first
     # divided by a power of two p_i (exact), so that their sums cannot overflow.
     row_sums, p = _row_sums(W)
     _check_row_sums(row_sums)
     dtype = W.dtype
-    W, scales = _scale_views(W, row_sums, p)
     C = _cross_penalty(beta, gamma, w)
-
-    # Step 1: initialisation (alpha uniform after the scaling, A = W, E = 0).
+    # Step 1: initialisation (alpha uniform after the scaling, A = W, E = 0), the scaling, the
+    # first S-step and the statistics of the first alpha-step in one parallel pass.
     alpha = np.full(n_views, 1.0 / n_views)
-    A = W.copy()
-    A_next = np.empty_like(W)
     S = np.empty(n_edges, dtype=dtype)
-    S_next = np.empty_like(S)
-    _s_step(A, alpha, w, out=S)
-    # statistics of the current iterate used by the alpha-step: G = E E^T, ||A_i||^2, <A_i, S>
-    G = np.zeros((n_views, n_views))
     sq_norms = np.empty(n_views)
     dots = np.empty(n_views)
-    row_norms_and_dots(A, S, sq_norms, dots)
+    if np.all(p == 1.0):
+        scales = 1.0 / row_sums
+        W_scaled = W if lean else np.empty_like(W)
+        J0 = float(fusion_setup_parallel(W, scales.astype(dtype), W_scaled, w * alpha / w.sum(),
+                                         alpha, w, S, sq_norms, dots))
+    else:  # extreme magnitudes: the exact power-of-two path (a copy of W)
+        W_scaled, scales = _scale_views(W, row_sums, p)
+        _s_step(W_scaled, alpha, w, out=S)
+        row_norms_and_dots(W_scaled, S, sq_norms, dots)
+        J0 = float(consistency_term(W_scaled, S, alpha, w))
+    W = W_scaled
+    # statistics of the current iterate used by the alpha-step: G = E E^T, ||A_i||^2, <A_i, S>
+    G = np.zeros((n_views, n_views))
     G_next = np.empty_like(G)
     sq_norms_next = np.empty_like(sq_norms)
     dots_next = np.empty_like(dots)
-    J0 = float(consistency_term(A, S, alpha, w))
     objective = [J0]
-
-    tiny, no_progress = _stop_thresholds(np.einsum("ij,ij->i", W, W, dtype=np.float64), w, dtype)
+    tiny, no_progress = _stop_thresholds(sq_norms, w, dtype)
+    # The first iterate A is W itself (read only); A-steps write into the buffers, allocated
+    # when first needed. S is updated in place unless parity mode must return the old S.
+    A = W
+    A_next = np.empty_like(W)
+    S_next = S if (lean and not parity_mode) else np.empty_like(S)
+    setup_seconds = time.perf_counter() - setup_tic
 
     n_qp_calls = 0
     n_iter = 0
@@ -574,7 +600,7 @@ def consistent_graph_fusion(W, *, beta=1.0, gamma=100.0, view_weights=None, max_
     try:
         for t in range(1, max_iter + 1):
             n_iter = t
-            tic, cpu_tic = time.perf_counter(), time.thread_time()
+            tic, cpu_tic = time.perf_counter(), time.process_time()
             # alpha-step on the current iterate
             H = np.diag(w * sq_norms) + C * G
             alpha, infeasible = _alpha_step(H, w * dots, alpha, qp_tol)
@@ -582,25 +608,32 @@ def consistent_graph_fusion(W, *, beta=1.0, gamma=100.0, view_weights=None, max_
             # One pass: J's consistency term at (S, A, alpha), the S-step and the A-step (into
             # the spare buffers, so that A and S are still the iterate J_t is evaluated at).
             dw, r_diag, q_diag, wa, rho = _a_step_terms(alpha, beta, gamma, C, w)
-            term1 = fused_iteration(W, A, S, A_next, S_next, alpha, w, w * alpha / w.sum(), dw,
-                                    gamma, r_diag, q_diag, wa, 1.0 / rho, dca_iter, True, G_next,
-                                    sq_norms_next, dots_next)
+            term1 = fused_iteration_parallel(W, A, S, A_next, S_next, alpha, w,
+                                             w * alpha / w.sum(), dw, gamma, r_diag, q_diag,
+                                             wa, 1.0 / rho, dca_iter, True, G_next,
+                                             sq_norms_next, dots_next)
             J = float(term1) + float(alpha @ (C * G) @ alpha)
             objective.append(J)
             iteration_seconds.append(time.perf_counter() - tic)
-            iteration_cpu_seconds.append(time.thread_time() - cpu_tic)
+            iteration_cpu_seconds.append(time.process_time() - cpu_tic)
             bar.update(1)
             if verbose:
                 bar.set_postfix(J=f"{J:.4e}")
             stop = _stop_reason(objective, t, min_iter, rel_tol, tiny, no_progress)
             if stop is not None:
-                # A stays the iterate J_t was evaluated at; S_next = S-step(alpha, A) already.
+                # A stays the iterate J_t was evaluated at (unless lean: A is not returned);
+                # S_next = S-step(alpha, A) already.
                 stop_reason = stop
                 if not parity_mode:
                     S, S_next = S_next, S
                 s_final_ready = True
                 break
-            A, A_next = A_next, A
+            if lean:
+                A = A_next  # updated in place from now on
+            elif A is W:
+                A, A_next = A_next, np.empty_like(W)
+            else:
+                A, A_next = A_next, A
             S, S_next = S_next, S
             G, G_next = G_next, G
             sq_norms, sq_norms_next = sq_norms_next, sq_norms
@@ -610,8 +643,6 @@ def consistent_graph_fusion(W, *, beta=1.0, gamma=100.0, view_weights=None, max_
 
     if not (parity_mode or s_final_ready):
         _s_step(A, alpha, w, out=S)
-    # The spare buffer becomes E (no extra V x m array).
-    E = np.subtract(W, A, out=A_next)
     info = {
         "objective": objective,
         "n_iter": n_iter,
@@ -619,7 +650,14 @@ def consistent_graph_fusion(W, *, beta=1.0, gamma=100.0, view_weights=None, max_
         "converged": stop_reason != "max_iter",
         "stop_reason": stop_reason,
         "view_scales": scales,
+        "setup_seconds": setup_seconds,
         "iteration_seconds": iteration_seconds,
         "iteration_cpu_seconds": iteration_cpu_seconds,
     }
+    if lean:
+        return S, alpha, None, None, info
+    if A is W:  # stopped at the first iteration: A = W (a private copy), E = 0 in the buffer
+        A = A.copy() if A_next is None else A
+    # The spare buffer becomes E (no extra V x m array).
+    E = np.subtract(W, A, out=A_next)
     return S, alpha, A, E, info

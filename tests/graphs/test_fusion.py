@@ -474,7 +474,8 @@ def _assert_same_solution(got, ref):
     assert_close_rel(alpha, alpha_r, 1e-10)
     assert_close_rel(S, S_r, 1e-10)
     assert_same_parts(A, E, A_r, E_r, 1e-10)
-    np.testing.assert_allclose(info["view_scales"], info_r["view_scales"], rtol=1e-15)
+    # 1 / row sum: the solver sums in fixed parallel chunks, NumPy pairwise (last-bit round-off)
+    np.testing.assert_allclose(info["view_scales"], info_r["view_scales"], rtol=1e-14)
 
 
 @pytest.mark.parametrize("V", [2, 3, 5])
