@@ -56,8 +56,10 @@ def check_views(
     accept_sparse : bool, default=True
         Whether sparse views are allowed. Sparse views are returned as canonical CSR matrices
         (sorted indices, no duplicates).
-    dtype : numpy dtype, default=np.float64
-        Every view is cast to this floating dtype.
+    dtype : numpy dtype or list of numpy dtypes, default=np.float64
+        Every view is cast to this floating dtype. A list (for example
+        ``[np.float32, np.float64]``) keeps a view whose dtype is in the list as it is (no
+        copy) and casts any other view to the first dtype of the list.
     ensure_all_finite : bool, default=True
         Reject NaN and infinite entries.
     ensure_min_views : int, default=1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 import warnings
 
 import numpy as np
@@ -13,9 +14,8 @@ from sklearn.utils import Bunch, check_random_state
 from .._utils.progress import progress
 from .._utils.validation import (check_allocation, check_bool, check_choice, check_int,
                                  check_random_state_param, check_real, check_views)
-from ._edges import (check_metric_list, check_square_view, edge_values, gaussian_from_distance,
-                     standardize_edges)
-from ._fusion import _check_view_weights, consistent_graph_fusion
+from ._edges import check_metric_list, check_square_view, edge_values, standardized_weights_into
+from ._fusion import _check_view_weights, _cross_penalty, _solve
 from ._knn import KNN_METHODS, union_edges
 from ._sparsify import knn_sparsify
 from ._spectral import spectral_clustering_njw
@@ -28,9 +28,14 @@ _SQUARE_METRICS = ("precomputed", "precomputed_graph")
 _ZERO_EDGE_SHARE = 0.5
 
 
+def _index_dtype(n, m):
+    """int32 for node indices and CSR pointers while they fit (n, m < 2^31), else int64."""
+    return np.int32 if max(n, m) < 2**31 - 1 else np.int64
+
+
 def _edges_to_csr(values, rows, cols, n):
     """CSR matrix with ``values`` on the row-major sorted, unique edge list (no copy of order)."""
-    indptr = np.zeros(n + 1, dtype=np.int64)
+    indptr = np.zeros(n + 1, dtype=_index_dtype(n, rows.shape[0]))
     np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
     return sp.csr_matrix((values, cols.copy(), indptr), shape=(n, n))
 
@@ -57,6 +62,7 @@ def _check_pipeline_params(p):
     check_bool(p["final_knn"], "final_knn")
     check_bool(p["parity_mode"], "parity_mode")
     check_bool(p["verbose"], "verbose")
+    check_bool(p["keep_intermediate"], "keep_intermediate")
     check_random_state_param(p["random_state"])
     if p["n_init"] is not None:
         check_int(p["n_init"], "n_init", low=1)
@@ -91,9 +97,11 @@ def _has_dask_view(views):
 
 def _validate_inputs(views, p):
     """Validate views and parameters once; return (views, metrics, dtype)."""
-    views = check_views(views, accept_sparse=True, dtype=np.float64)
-    n = views[0].shape[0]
     dtype = _check_pipeline_params(p)
+    # float32 end to end: with dtype=float32, float32 views are not copied to float64.
+    views = check_views(views, accept_sparse=True,
+                        dtype=[np.float32, np.float64] if dtype == np.float32 else np.float64)
+    n = views[0].shape[0]
     k = p["n_neighbors"]
     if n <= k:
         raise ValueError(
@@ -109,31 +117,44 @@ def _validate_inputs(views, p):
         check_square_view(X, met, f"view {i}")
     if p["n_clusters"] > n:
         raise ValueError(f"n_clusters = {p['n_clusters']} must be <= n_samples = {n}")
-    # Up to m = V n k edges; the solver holds about 4 V x m arrays plus a few of length m.
+    # Up to m = V n k edges; the solver holds 2 (lean) to 3 V x m arrays plus a few of length m.
     n_views = len(views)
-    check_allocation((4 * n_views + 6) * n_views * n * k, "n_neighbors", what="the edge arrays")
+    per_edge = (3 if p["keep_intermediate"] else 2) * n_views * dtype.itemsize + 3 * 8
+    check_allocation(per_edge * n_views * n * k, "n_neighbors", what="the edge arrays")
     check_allocation(8 * n * p["n_clusters"], "n_clusters", what="the spectral embedding")
     return views, metrics, dtype
 
 
 def _view_weights_on_edges(views, metrics, rows, cols, fusion, dtype):
-    """The (V, m) weight array W: per-view distances standardised (and Gaussian for SGF)."""
-    W = np.empty((len(views), rows.shape[0]), dtype=dtype)
+    """The (V, m) weight array W: per-view distances standardised (and Gaussian for SGF).
+
+    Feature views are measured, standardised and turned into weights on every core, with one
+    float64 buffer of length m reused across the views (W itself is in ``dtype``).
+    """
+    m = rows.shape[0]
+    W = np.empty((len(views), m), dtype=dtype)
+    buf = None
     for i, (X, met) in enumerate(zip(views, metrics)):
-        x, _ = edge_values(X, rows, cols, met)  # up to a power of two (W is invariant)
+        if met in _SQUARE_METRICS:
+            x, _ = edge_values(X, rows, cols, met)
+        else:
+            if buf is None:
+                buf = np.empty(m)
+            x, _ = edge_values(X, rows, cols, met, parallel=True, out=buf)
+        # x is exact up to a power of two, to which W is invariant
         if met == "precomputed_graph":
             if not np.any(x > 0):
                 raise ValueError(f"view {i}: all edge weights are zero")
             W[i] = x
             continue
-        z = standardize_edges(x, view=i)  # raises first if the view is constant
-        if np.count_nonzero(x == 0) > _ZERO_EDGE_SHARE * x.size:
+        # raises first if the view is constant
+        n_zero = standardized_weights_into(x, W[i], similarity=fusion == "similarity", view=i)
+        if n_zero > _ZERO_EDGE_SHARE * m:
             warnings.warn(
-                f"view {i}: {np.count_nonzero(x == 0)} of {x.size} edges have distance 0 "
+                f"view {i}: {n_zero} of {m} edges have distance 0 "
                 "(duplicate samples?); the view separates few neighbours",
                 UserWarning, stacklevel=4,
             )
-        W[i] = gaussian_from_distance(z, view=i) if fusion == "similarity" else z
     return W
 
 
@@ -142,7 +163,8 @@ def multiview_graph_clustering(views, n_clusters, *, fusion="similarity", n_neig
                                max_iter=100, dca_iter=3, rel_tol=0.05, min_iter=5, qp_tol=1e-8,
                                final_knn=True, knn="auto", eigen_solver="auto",
                                assign_labels="kmeans", n_init=None, parity_mode=False,
-                               dtype=np.float64, random_state=None, verbose=False):
+                               dtype=np.float64, keep_intermediate=True, random_state=None,
+                               verbose=False):
     """Multi-view clustering by graph learning with consistency and inconsistency (SGF / DGF).
 
     The function behind :class:`MultiViewGraphClusterer` (as scikit-learn's
@@ -162,6 +184,12 @@ def multiview_graph_clustering(views, n_clusters, *, fusion="similarity", n_neig
 min_iter, qp_tol, final_knn, knn, eigen_solver, assign_labels, n_init, parity_mode, dtype, \
 random_state, verbose
         As in :class:`MultiViewGraphClusterer` (same names, same defaults).
+    keep_intermediate : bool, default=True
+        Return the (n_views, n_edges) arrays ``view_graphs``, ``consistent``, ``inconsistent``
+        and the ``unified_graph``. The estimator's default is False (lean); this function
+        returns everything by default. With False they are None, the solver works in place
+        (two (n_views, n_edges) arrays instead of three) and each is freed as soon as the next
+        stage no longer needs it; the labels, graph, coefficients and objective are the same.
 
     Returns
     -------
@@ -170,17 +198,23 @@ random_state, verbose
 
         - ``labels`` : ndarray of shape (n_samples,), labels in ``0 .. n_clusters - 1``;
         - ``graph`` : CSR (n_samples, n_samples), the learned symmetric affinity;
-        - ``unified_graph`` : CSR (n_samples, n_samples), the unified graph S on the edges;
-        - ``edges`` : ndarray of shape (n_edges, 2), the common edge set, row-major sorted;
+        - ``unified_graph`` : CSR (n_samples, n_samples), the unified graph S on the edges
+          (None unless ``keep_intermediate``);
+        - ``edges`` : ndarray of shape (n_edges, 2), the common edge set, row-major sorted
+          (int32 when n_samples and n_edges are below 2^31);
         - ``view_graphs`` : ndarray (n_views, n_edges), the per-view weights W;
-        - ``consistent``, ``inconsistent`` : ndarray (n_views, n_edges), A and E (scaled);
+        - ``consistent``, ``inconsistent`` : ndarray (n_views, n_edges), A and E (scaled)
+          (these three are None unless ``keep_intermediate``);
         - ``view_scales`` : ndarray (n_views,), the solver's per-view scales;
         - ``view_coef`` : ndarray (n_views,), the learned coefficients alpha (simplex);
         - ``view_weights`` : ndarray (n_views,), the user weights w used;
         - ``objective`` : list of float; ``n_iter``, ``n_qp_calls`` : int; ``converged`` : bool;
         - ``embedding`` : ndarray (n_samples, n_clusters), the row-normalised spectral embedding;
         - ``metrics`` : list of str, the metric of each view;
-        - ``n_features_per_view`` : tuple of int.
+        - ``n_features_per_view`` : tuple of int;
+        - ``stage_seconds`` : dict, wall time of each stage (``"validation"``, ``"knn"``,
+          ``"edge_weights"``, ``"fusion"``, ``"sparsify"``, ``"spectral"``, in this order),
+          and ``"fusion_setup"``, the part of ``"fusion"`` before its first iteration.
 
     Raises
     ------
@@ -211,12 +245,22 @@ random_state, verbose
              beta=beta, gamma=gamma, max_iter=max_iter, dca_iter=dca_iter, rel_tol=rel_tol,
              min_iter=min_iter, qp_tol=qp_tol, final_knn=final_knn, knn=knn,
              eigen_solver=eigen_solver, assign_labels=assign_labels, n_init=n_init,
-             parity_mode=parity_mode, dtype=dtype, random_state=random_state, verbose=verbose)
+             parity_mode=parity_mode, dtype=dtype, keep_intermediate=keep_intermediate,
+             random_state=random_state, verbose=verbose)
     if _has_dask_view(views):
         from ._dask import dask_multiview_graph_clustering
 
         return dask_multiview_graph_clustering(views, dict(p, view_weights=view_weights),
                                                _check_pipeline_params, _check_metrics)
+    clock = time.perf_counter()
+    seconds = {}
+
+    def lap(stage):
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[stage] = now - clock
+        clock = now
+
     views, metrics, dtype = _validate_inputs(views, p)
     n_views = len(views)
     n = views[0].shape[0]
@@ -229,49 +273,75 @@ random_state, verbose
         )
     rng = check_random_state(random_state)
     k = int(n_neighbors)
+    keep = bool(keep_intermediate)
+    _cross_penalty(beta, gamma, w)  # refuses penalties that overflow, before any heavy stage
+    lap("validation")
 
     stages = progress(total=4, verbose=verbose, desc="MultiViewGraphClusterer")
     stages.set_postfix(stage="kNN")
     # The raw random_state: None lets approximate neighbours run on every core.
     rows, cols = union_edges(views, k, metrics, knn=knn, random_state=random_state,
-                                 verbose=verbose)
+                             verbose=verbose)
+    index_dtype = _index_dtype(n, rows.shape[0])
+    rows = rows.astype(index_dtype, copy=False)
+    cols = cols.astype(index_dtype, copy=False)
+    lap("knn")
     stages.update(1)
     stages.set_postfix(stage="edge weights")
     W = _view_weights_on_edges(views, metrics, rows, cols, fusion, dtype)
+    lap("edge_weights")
     stages.update(1)
     stages.set_postfix(stage="fusion")
-    S, alpha, A, E, info = consistent_graph_fusion(
-        W, beta=beta, gamma=gamma, view_weights=w, max_iter=max_iter, dca_iter=dca_iter,
-        rel_tol=rel_tol, min_iter=min_iter, qp_tol=qp_tol, parity_mode=parity_mode,
-        verbose=verbose,
+    # W is built here, finite and nonnegative: the solver runs without re-validating it. Lean:
+    # W is scaled in place and A updated in place (S, alpha and J are the same).
+    S, alpha, A, E, info = _solve(
+        W, beta=float(beta), gamma=float(gamma), w=w,
+        max_iter=int(max_iter), dca_iter=int(dca_iter), rel_tol=float(rel_tol),
+        min_iter=int(min_iter), qp_tol=float(qp_tol), parity_mode=bool(parity_mode),
+        verbose=verbose, lean=not keep,
     )
+    if not keep:
+        del W
+        W = None
     if fusion == "dissimilarity":
         # S is a fused distance: Gaussian similarity with sigma^2 = mean(S) (spec 4.7).
         scale = float(np.mean(S, dtype=np.float64))
         if not scale > 0:
             raise ValueError("the fused dissimilarity is zero on every edge")
-        S = np.exp(-S / (2.0 * scale)).astype(dtype, copy=False)
+        np.divide(S, -2.0 * scale, out=S)
+        np.exp(S, out=S)
+    seconds["fusion_setup"] = info["setup_seconds"]
+    lap("fusion")
     stages.update(1)
     stages.set_postfix(stage="spectral")
     unified = _edges_to_csr(S, rows, cols, n)
+    del S
     if final_knn:
         graph = knn_sparsify(unified, k)
     else:
         graph = sp.csr_matrix((unified + unified.T) * 0.5)
+    if not keep:
+        unified = None
+    lap("sparsify")
     labels, embedding = spectral_clustering_njw(
         graph, n_clusters, eigen_solver=eigen_solver, assign_labels=assign_labels,
         n_init=n_init, random_state=rng, verbose=verbose,
     )
+    lap("spectral")
     stages.update(1)
     stages.close()
+    edges = np.empty((rows.shape[0], 2), dtype=index_dtype)
+    edges[:, 0] = rows
+    edges[:, 1] = cols
     return Bunch(
-        labels=labels, graph=graph, unified_graph=unified, edges=np.column_stack([rows, cols]),
+        labels=labels, graph=graph, unified_graph=unified, edges=edges,
         view_graphs=W, consistent=A, inconsistent=E,
         view_scales=np.asarray(info["view_scales"]), view_coef=alpha, view_weights=w,
         objective=list(info["objective"]), n_iter=int(info["n_iter"]),
         n_qp_calls=int(info["n_qp_calls"]), converged=bool(info["converged"]),
         embedding=embedding, metrics=metrics,
         n_features_per_view=tuple(int(X.shape[1]) for X in views),
+        stage_seconds=seconds,
     )
 
 
@@ -344,6 +414,15 @@ class MultiViewGraphClusterer(ClusterMixin, BaseEstimator):
         A- and alpha-steps). The default recomputes S from the final A and alpha.
     dtype : {numpy.float64, numpy.float32}, default=numpy.float64
         Precision of the V x m solver arrays; float32 halves the memory of large graphs.
+        With float32, float32 views are used as they are (no float64 copy); distances,
+        sums and the solver's arithmetic stay in float64.
+    keep_intermediate : bool, default=False
+        Keep the large intermediate results as attributes: ``view_graphs_``,
+        ``consistent_``, ``inconsistent_`` (three (n_views, n_edges) arrays) and
+        ``unified_graph_``. By default they are not kept, and the fit itself runs lean: the
+        solver works in place on two (n_views, n_edges) arrays instead of three, and each
+        array is freed as soon as the next stage no longer needs it. The labels, graph,
+        coefficients and objective do not depend on this option.
     random_state : int, RandomState instance or None, default=None
         Seeds approximate neighbours, the eigensolver and k-means. With None, approximate
         neighbour search runs on every core (seeded NN-descent is single-threaded).
@@ -358,15 +437,19 @@ class MultiViewGraphClusterer(ClusterMixin, BaseEstimator):
         The learned affinity after the final kNN step: symmetric, nonnegative, zero diagonal.
     unified_graph_ : scipy.sparse.csr_matrix of shape (n_samples, n_samples)
         The unified graph S on the edge set, before sparsification (not symmetric; a
-        similarity for both fusions; its stored entries follow ``edges_``).
+        similarity for both fusions; its stored entries follow ``edges_``). Only with
+        ``keep_intermediate=True``.
     edges_ : ndarray of shape (n_edges, 2)
-        The common edge set (p, q), row-major sorted.
+        The common edge set (p, q), row-major sorted; int32 while n_samples and n_edges are
+        below 2^31, else int64.
     view_graphs_ : ndarray of shape (n_views, n_edges)
         The per-view weights W fed to the solver (after standardisation, before scaling).
+        Only with ``keep_intermediate=True``.
     consistent_ : ndarray of shape (n_views, n_edges)
-        Consistent parts A (in the solver's scaled units).
+        Consistent parts A (in the solver's scaled units). Only with
+        ``keep_intermediate=True``.
     inconsistent_ : ndarray of shape (n_views, n_edges)
-        Inconsistent parts E = scaled W - A.
+        Inconsistent parts E = scaled W - A. Only with ``keep_intermediate=True``.
     view_scales_ : ndarray of shape (n_views,)
         Per-view scales ``1 / sum(W_i)`` applied by the solver.
     view_coef_ : ndarray of shape (n_views,)
@@ -390,6 +473,10 @@ class MultiViewGraphClusterer(ClusterMixin, BaseEstimator):
     n_features_in_ : int
         Number of features, defined only when a single feature view is given (the usual
         scikit-learn meaning has no single value for several views).
+    stage_seconds_ : dict
+        Wall time in seconds of each stage of the fit: ``"validation"``, ``"knn"``,
+        ``"edge_weights"``, ``"fusion"`` (of which ``"fusion_setup"`` before the solver's first
+        iteration), ``"sparsify"``, ``"spectral"`` (in-memory fits only).
 
     See Also
     --------
@@ -411,7 +498,8 @@ class MultiViewGraphClusterer(ClusterMixin, BaseEstimator):
     edge weights, the solver as a map-reduce per iteration with the same Numba kernel, top-k
     and symmetrisation by a shuffle by row, ARPACK on a distributed product) and gives the
     in-memory results up to round-off. ``edges_``, ``view_graphs_``, ``consistent_``,
-    ``inconsistent_``, ``unified_graph_`` and ``graph_`` are then Dask arrays (the graphs with
+    ``inconsistent_``, ``unified_graph_`` and ``graph_`` are then Dask arrays, kept whatever
+    ``keep_intermediate`` (they are lazy collections on the workers) (the graphs with
     CSR row blocks); ``labels_``, ``embedding_``, ``view_coef_``, ``objective_`` and
     ``n_iter_`` are NumPy. Supported there: metrics ``"sqeuclidean"`` and ``"cosine"`` (no
     all-zero rows), ``eigen_solver`` ``"auto"`` / ``"arpack"`` (both ARPACK).
@@ -435,7 +523,7 @@ class MultiViewGraphClusterer(ClusterMixin, BaseEstimator):
                  metric="sqeuclidean", view_weights=None, beta=1.0, gamma=100.0, max_iter=100,
                  dca_iter=3, rel_tol=0.05, min_iter=5, qp_tol=1e-8, final_knn=True, knn="auto",
                  eigen_solver="auto", assign_labels="kmeans", n_init=None, parity_mode=False,
-                 dtype=np.float64, random_state=None, verbose=False):
+                 dtype=np.float64, keep_intermediate=False, random_state=None, verbose=False):
         self.n_clusters = n_clusters
         self.fusion = fusion
         self.n_neighbors = n_neighbors
@@ -455,6 +543,7 @@ class MultiViewGraphClusterer(ClusterMixin, BaseEstimator):
         self.n_init = n_init
         self.parity_mode = parity_mode
         self.dtype = dtype
+        self.keep_intermediate = keep_intermediate
         self.random_state = random_state
         self.verbose = verbose
 
@@ -501,11 +590,16 @@ class MultiViewGraphClusterer(ClusterMixin, BaseEstimator):
         r = multiview_graph_clustering(views, **self.get_params(deep=False))
         self.labels_ = r.labels
         self.graph_ = r.graph
-        self.unified_graph_ = r.unified_graph
         self.edges_ = r.edges
-        self.view_graphs_ = r.view_graphs
-        self.consistent_ = r.consistent
-        self.inconsistent_ = r.inconsistent
+        for name in ("unified_graph", "view_graphs", "consistent", "inconsistent"):
+            if r[name] is not None:
+                setattr(self, name + "_", r[name])
+            elif hasattr(self, name + "_"):  # from an earlier fit that kept them
+                delattr(self, name + "_")
+        if "stage_seconds" in r:
+            self.stage_seconds_ = dict(r.stage_seconds)
+        elif hasattr(self, "stage_seconds_"):
+            del self.stage_seconds_
         self.view_scales_ = r.view_scales
         self.view_coef_ = r.view_coef
         self.view_weights_ = r.view_weights

@@ -13,7 +13,7 @@ pipeline; a row of zeros has cosine 0 with every other row (distance 1).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 __all__ = [
     "dense_sqeuclidean_edges",
@@ -22,6 +22,15 @@ __all__ = [
     "csr_cosine_edges",
     "csr_row_norms",
     "csr_lookup_edges",
+    "dense_sqeuclidean_edges_parallel",
+    "dense_cosine_edges_parallel",
+    "csr_sqeuclidean_edges_parallel",
+    "csr_cosine_edges_parallel",
+    "edge_moments",
+    "centered_square_sum",
+    "standardize_inplace",
+    "gaussian_into",
+    "copy_into",
 ]
 
 
@@ -160,3 +169,162 @@ def csr_lookup_edges(indptr, indices, data, rows, cols, fill, out, found):
             out[e] = fill
             found[e] = 0
 
+
+
+# --------------------------------------------------------------------------------------------
+# Parallel variants (every core) for the in-memory estimator. Each edge is written by exactly
+# one iteration, so these give the serial kernels' values bit for bit; the reductions below
+# sum fixed chunks of edges and add the chunk sums in chunk order, so their results do not
+# depend on the number of threads either.
+# --------------------------------------------------------------------------------------------
+
+# Edges per chunk of the parallel reductions (fixed, never derived from the thread count).
+_CHUNK = 16384
+
+
+@njit(cache=True, parallel=True)
+def dense_sqeuclidean_edges_parallel(X, rows, cols, out):  # pragma: no cover - compiled
+    """:func:`dense_sqeuclidean_edges` on every core (float32 or float64 X, float64 sums)."""
+    d = X.shape[1]
+    for e in prange(rows.shape[0]):
+        p = rows[e]
+        q = cols[e]
+        acc = 0.0
+        for j in range(d):
+            t = float(X[p, j]) - float(X[q, j])
+            acc += t * t
+        out[e] = acc
+
+
+@njit(cache=True, parallel=True)
+def dense_cosine_edges_parallel(X, norms, rows, cols, out):  # pragma: no cover - compiled
+    """:func:`dense_cosine_edges` on every core (float32 or float64 X, float64 sums)."""
+    d = X.shape[1]
+    for e in prange(rows.shape[0]):
+        p = rows[e]
+        q = cols[e]
+        acc = 0.0
+        for j in range(d):
+            acc += float(X[p, j]) * float(X[q, j])
+        out[e] = _cosine_from_dot(acc, norms[p], norms[q])
+
+
+@njit(cache=True, parallel=True)
+def csr_sqeuclidean_edges_parallel(indptr, indices, data, rows, cols, out):  # pragma: no cover
+    """:func:`csr_sqeuclidean_edges` on every core, one chunk of edges per task."""
+    m = rows.shape[0]
+    n_chunks = (m + _CHUNK - 1) // _CHUNK
+    for c in prange(n_chunks):
+        lo = c * _CHUNK
+        hi = min(m, lo + _CHUNK)
+        csr_sqeuclidean_edges(indptr, indices, data, rows[lo:hi], cols[lo:hi], out[lo:hi])
+
+
+@njit(cache=True, parallel=True)
+def csr_cosine_edges_parallel(indptr, indices, data, norms, rows, cols, out):  # pragma: no cover
+    """:func:`csr_cosine_edges` on every core, one chunk of edges per task."""
+    m = rows.shape[0]
+    n_chunks = (m + _CHUNK - 1) // _CHUNK
+    for c in prange(n_chunks):
+        lo = c * _CHUNK
+        hi = min(m, lo + _CHUNK)
+        csr_cosine_edges(indptr, indices, data, norms, rows[lo:hi], cols[lo:hi], out[lo:hi])
+
+
+@njit(cache=True)
+def _neumaier(acc, comp, v):  # pragma: no cover - compiled
+    """One step of Neumaier's compensated sum: returns the new ``(acc, comp)``."""
+    t = acc + v
+    if abs(acc) >= abs(v):
+        comp += (acc - t) + v
+    else:
+        comp += (v - t) + acc
+    return t, comp
+
+
+@njit(cache=True, parallel=True)
+def edge_moments(x):  # pragma: no cover - compiled
+    """``(sum, largest |x|, number of zeros)`` of a float64 vector, in fixed chunks.
+
+    The sums are compensated (Neumaier), so they agree with NumPy's pairwise sums to about
+    one rounding, whatever the length.
+    """
+    m = x.shape[0]
+    n_chunks = (m + _CHUNK - 1) // _CHUNK
+    part_sum = np.zeros(n_chunks)
+    part_max = np.zeros(n_chunks)
+    part_zero = np.zeros(n_chunks, dtype=np.int64)
+    for c in prange(n_chunks):
+        acc = 0.0
+        comp = 0.0
+        big = 0.0
+        zeros = 0
+        for e in range(c * _CHUNK, min(m, (c + 1) * _CHUNK)):
+            v = x[e]
+            acc, comp = _neumaier(acc, comp, v)
+            big = max(big, abs(v))
+            if v == 0.0:
+                zeros += 1
+        part_sum[c] = acc + comp
+        part_max[c] = big
+        part_zero[c] = zeros
+    return _chunk_total(part_sum), part_max.max() if n_chunks else 0.0, part_zero.sum()
+
+
+@njit(cache=True)
+def _chunk_total(part):  # pragma: no cover - compiled
+    """Compensated sum of the chunk sums, in chunk order."""
+    acc = 0.0
+    comp = 0.0
+    for c in range(part.shape[0]):
+        acc, comp = _neumaier(acc, comp, part[c])
+    return acc + comp
+
+
+@njit(cache=True, parallel=True)
+def centered_square_sum(x, mean):  # pragma: no cover - compiled
+    """``sum((x - mean)^2)`` in fixed chunks (compensated)."""
+    m = x.shape[0]
+    n_chunks = (m + _CHUNK - 1) // _CHUNK
+    part = np.zeros(n_chunks)
+    for c in prange(n_chunks):
+        acc = 0.0
+        comp = 0.0
+        for e in range(c * _CHUNK, min(m, (c + 1) * _CHUNK)):
+            t = x[e] - mean
+            acc, comp = _neumaier(acc, comp, t * t)
+        part[c] = acc + comp
+    return _chunk_total(part)
+
+
+@njit(cache=True, parallel=True)
+def standardize_inplace(x, mean, std):  # pragma: no cover - compiled
+    """``x <- max((x - mean) / std + 1, 0)`` in place; returns ``sum(sqrt(x))`` (fixed chunks,
+    compensated)."""
+    m = x.shape[0]
+    n_chunks = (m + _CHUNK - 1) // _CHUNK
+    part = np.zeros(n_chunks)
+    for c in prange(n_chunks):
+        acc = 0.0
+        comp = 0.0
+        for e in range(c * _CHUNK, min(m, (c + 1) * _CHUNK)):
+            z = (x[e] - mean) / std + 1.0
+            z = max(z, 0.0)
+            x[e] = z
+            acc, comp = _neumaier(acc, comp, np.sqrt(z))
+        part[c] = acc + comp
+    return _chunk_total(part)
+
+
+@njit(cache=True, parallel=True)
+def gaussian_into(z, denom, out):  # pragma: no cover - compiled
+    """``out[e] = exp(-z[e] / denom)`` (out may be float32)."""
+    for e in prange(z.shape[0]):
+        out[e] = np.exp(-z[e] / denom)
+
+
+@njit(cache=True, parallel=True)
+def copy_into(z, out):  # pragma: no cover - compiled
+    """``out[e] = z[e]`` on every core (out may be float32)."""
+    for e in prange(z.shape[0]):
+        out[e] = z[e]

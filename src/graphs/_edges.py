@@ -151,12 +151,15 @@ def view_edge_weights(X, rows, cols, metric="sqeuclidean"):
     return x
 
 
-def edge_values(X, rows, cols, metric):
+def edge_values(X, rows, cols, metric, *, parallel=False, out=None):
     """Per-edge values of a validated view, computed without overflow or underflow.
 
     Returns ``(x, factor)``: the true values are ``x * factor``, where ``factor`` is a power
     of two (``1.0`` unless the view's magnitudes are extreme). Every later stage is invariant
-    to this factor, so the pipeline uses ``x`` as it is.
+    to this factor, so the pipeline uses ``x`` as it is. With ``parallel=True`` the feature
+    metrics run on every core (the same values: each edge is computed by one thread) and a
+    dense float32 view is read as it is (no float64 copy); ``out`` (float64, length m) is
+    filled instead of a new array for the feature metrics.
     """
     m = rows.shape[0]
     if metric == "precomputed_graph":
@@ -168,7 +171,7 @@ def edge_values(X, rows, cols, metric):
             fill = float(data.max()) if data.size else 0.0
         return _lookup(X, rows, cols, fill), 1.0
 
-    out = np.empty(m)
+    out = np.empty(m) if out is None else out
     factor = 1.0
     if metric == "sqeuclidean":
         X, scale = scale_view(X)
@@ -178,18 +181,62 @@ def edge_values(X, rows, cols, metric):
     if sp.issparse(X):
         indptr, indices, data = _csr_parts(X)
         if metric == "sqeuclidean":
-            _k.csr_sqeuclidean_edges(indptr, indices, data, rows, cols, out)
+            kernel = _k.csr_sqeuclidean_edges_parallel if parallel else _k.csr_sqeuclidean_edges
+            kernel(indptr, indices, data, rows, cols, out)
         else:
             norms = _k.csr_row_norms(indptr, data)
-            _k.csr_cosine_edges(indptr, indices, data, norms, rows, cols, out)
+            kernel = _k.csr_cosine_edges_parallel if parallel else _k.csr_cosine_edges
+            kernel(indptr, indices, data, norms, rows, cols, out)
     else:
-        X = np.ascontiguousarray(X, dtype=np.float64)
+        keep32 = parallel and X.dtype == np.float32
+        X = np.ascontiguousarray(X, dtype=np.float32 if keep32 else np.float64)
         if metric == "sqeuclidean":
-            _k.dense_sqeuclidean_edges(X, rows, cols, out)
+            kernel = (_k.dense_sqeuclidean_edges_parallel if parallel
+                      else _k.dense_sqeuclidean_edges)
+            kernel(X, rows, cols, out)
         else:
-            norms = np.sqrt(np.einsum("ij,ij->i", X, X))
-            _k.dense_cosine_edges(X, norms, rows, cols, out)
+            norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))
+            kernel = _k.dense_cosine_edges_parallel if parallel else _k.dense_cosine_edges
+            kernel(X, norms, rows, cols, out)
     return out, factor
+
+
+def standardized_weights_into(x, out, *, similarity, view):
+    """Standardise one view's edge values and write its weights into ``out``, on every core.
+
+    The pipeline's :func:`standardize_edges` followed (``similarity=True``) by
+    :func:`gaussian_from_distance`, or (``False``) by nothing, in parallel passes with fixed-chunk
+    sums (results independent of the thread count) and without temporaries: ``x`` (float64)
+    is overwritten by the standardised values, ``out`` (float32 or float64, length m) receives
+    the weights. Returns the number of zero values of ``x`` (for the duplicate warning).
+    Magnitudes outside the range where the squares are safe go through the exact serial
+    functions instead.
+    """
+    m = x.shape[0]
+    name = f"view {view}: "
+    if m < 2:
+        raise ValueError(f"{name}need at least two edge distances to standardise, got {m}")
+    total, largest, n_zero = _k.edge_moments(x)
+    if safe_scale(largest) != 1.0:  # extreme magnitudes: the exact rescaling path
+        z = standardize_edges(x, view=view)
+        out[:] = gaussian_from_distance(z, view=view) if similarity else z
+        return int(n_zero)
+    mean = total / m
+    std = float(np.sqrt(_k.centered_square_sum(x, mean) / (m - 1)))
+    if not np.isfinite(std) or std <= 1e-12 * max(abs(mean), np.finfo(float).tiny):
+        raise ValueError(
+            f"{name}all edge distances are equal (standard deviation 0): the view cannot "
+            "tell its neighbours apart; drop it or check for duplicated/constant features"
+        )
+    sqrt_sum = _k.standardize_inplace(x, mean, std)
+    if not similarity:
+        _k.copy_into(x, out)
+        return int(n_zero)
+    sigma = sqrt_sum / m
+    if not sigma > 0:
+        raise ValueError(f"{name}all distances are 0; the Gaussian bandwidth would be 0")
+    _k.gaussian_into(x, 2.0 * sigma * sigma, out)
+    return int(n_zero)
 
 
 def standardize_edges(x, *, view=None):

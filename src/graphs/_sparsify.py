@@ -157,12 +157,8 @@ def knn_sparsify(G, n_neighbors):
     # Exact power-of-two scaling: the sum T + T^T cannot overflow near the float64 limit.
     scale = power_of_two_scale(max_abs(G.data))
     G.data /= scale
-    keep, counts = _topk_mask(
-        G.indptr.astype(np.int64, copy=False),
-        G.indices.astype(np.int64, copy=False),
-        G.data,
-        k,
-    )
+    # int32 or int64 index arrays as they are (no int64 copies of the indices)
+    keep, counts = _topk_mask(G.indptr, G.indices, G.data, k)
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
     T = sp.csr_matrix((G.data[keep], G.indices[keep], indptr), shape=(n, n))

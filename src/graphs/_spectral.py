@@ -124,11 +124,18 @@ def _normalized_affinity(G):
     return A, degrees
 
 
-def _sign_flip(vectors):
-    """Make each eigenvector's largest-magnitude entry positive, so repeated runs agree."""
-    idx = np.argmax(np.abs(vectors), axis=0)
+def _sign_flip(vectors, inplace=False):
+    """Make each eigenvector's largest-magnitude entry positive, so repeated runs agree.
+
+    ``inplace=True`` flips the columns of ``vectors`` itself (no (n, c) copy) and returns it.
+    """
+    idx = np.array([np.argmax(np.abs(vectors[:, j])) for j in range(vectors.shape[1])],
+                   dtype=np.intp) if inplace else np.argmax(np.abs(vectors), axis=0)
     signs = np.sign(vectors[idx, np.arange(vectors.shape[1])])
     signs[signs == 0] = 1.0
+    if inplace:
+        vectors *= signs
+        return vectors
     return vectors * signs
 
 
@@ -440,14 +447,18 @@ def _embedding(G, n_components, eigen_solver, rng, tol, verbose, t0):
             A, degrees, n_components, _LOBPCG_DEFAULT_TOL if tol is None else tol, rng
         )
     _log(verbose, f"{solver} eigensolver done", t0)
-    # eigenvalues of L = 1 - eigenvalues of A, ascending
-    return 1.0 - vals, _sign_flip(vecs)
+    # eigenvalues of L = 1 - eigenvalues of A, ascending (vecs is the solver's own array)
+    return 1.0 - vals, _sign_flip(np.ascontiguousarray(vecs), inplace=True)
 
 
-def _row_normalize(vectors):
-    norms = np.linalg.norm(vectors, axis=1)
-    out = np.zeros_like(vectors)
+def _row_normalize(vectors, inplace=False):
+    """Rows scaled to unit length (zero rows stay zero); ``inplace=True``: no (n, c) copy."""
+    norms = np.sqrt(np.einsum("ij,ij->i", vectors, vectors))
     nonzero = norms > 0
+    if inplace:
+        np.divide(vectors, norms[:, None], out=vectors, where=nonzero[:, None])
+        return vectors
+    out = np.zeros_like(vectors)
     out[nonzero] = vectors[nonzero] / norms[nonzero, None]
     return out
 
@@ -566,7 +577,8 @@ def spectral_clustering_njw(G, n_clusters, *, eigen_solver="auto", assign_labels
     check_allocation(8 * G.shape[0] * n_clusters, "n_clusters", what="the eigenvector blocks")
     rng = check_random_state(random_state)
     _, vectors = _embedding(G, n_clusters, eigen_solver, rng, tol, verbose, t0)
-    embedding = _row_normalize(vectors)
+    del G
+    embedding = _row_normalize(vectors, inplace=True)  # the eigensolver's array, no copy
     del vectors
     n = embedding.shape[0]
     if n_clusters == 1:  # one cluster: nothing to assign
