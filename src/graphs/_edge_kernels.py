@@ -191,7 +191,7 @@ def dense_sqeuclidean_edges_parallel(X, rows, cols, out):  # pragma: no cover - 
         q = cols[e]
         acc = 0.0
         for j in range(d):
-            t = float(X[p, j]) - float(X[q, j])
+            t = np.float64(X[p, j]) - np.float64(X[q, j])
             acc += t * t
         out[e] = acc
 
@@ -205,7 +205,7 @@ def dense_cosine_edges_parallel(X, norms, rows, cols, out):  # pragma: no cover 
         q = cols[e]
         acc = 0.0
         for j in range(d):
-            acc += float(X[p, j]) * float(X[q, j])
+            acc += np.float64(X[p, j]) * np.float64(X[q, j])
         out[e] = _cosine_from_dot(acc, norms[p], norms[q])
 
 

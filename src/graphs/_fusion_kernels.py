@@ -35,7 +35,7 @@ def consistency_term(A, S, alpha, w):  # pragma: no cover - compiled
         ai = alpha[i]
         acc = 0.0
         for e in range(m):
-            d = ai * float(A[i, e]) - float(S[e])
+            d = ai * np.float64(A[i, e]) - np.float64(S[e])
             acc += d * d
         total += w[i] * acc
     return total
@@ -49,9 +49,9 @@ def row_norms_and_dots(A, S, sq_norms, dots):  # pragma: no cover - compiled
         nn = 0.0
         dd = 0.0
         for e in range(m):
-            a = float(A[i, e])
+            a = np.float64(A[i, e])
             nn += a * a
-            dd += a * float(S[e])
+            dd += a * np.float64(S[e])
         sq_norms[i] = nn
         dots[i] = dd
 
@@ -96,10 +96,10 @@ def _fused_range(W, A_old, S_old, A_new, S_new, alpha, coef, dw, gamma, r_diag, 
             ui = u[i]
             wsrc = W[i, b0:b0 + nb]
             for e in range(nb):
-                x = float(src[e])
+                x = np.float64(src[e])
                 dst[e] = x
-                ui[e] = float(wsrc[e])
-                d = ai * x - float(sb[e])
+                ui[e] = np.float64(wsrc[e])
+                d = ai * x - np.float64(sb[e])
                 acc += d * d
             if update_s:
                 for e in range(nb):
@@ -109,7 +109,7 @@ def _fused_range(W, A_old, S_old, A_new, S_new, alpha, coef, dw, gamma, r_diag, 
             out = S_new[b0:b0 + nb]
             for e in range(nb):
                 out[e] = s[e]
-                s[e] = float(out[e])  # the stored (possibly float32) value
+                s[e] = np.float64(out[e])  # the stored (possibly float32) value
         # linear term r = Hp u + (w alpha) s, Hp = (beta - gamma) diag(dw^2) + gamma dw dw^T
         for e in range(nb):
             t[e] = 0.0
@@ -156,7 +156,7 @@ def _fused_range(W, A_old, S_old, A_new, S_new, alpha, coef, dw, gamma, r_diag, 
             dst = A_new[i, b0:b0 + nb]
             for e in range(nb):
                 dst[e] = ai_[e]
-                x = float(dst[e])  # the stored (possibly float32) value
+                x = np.float64(dst[e])  # the stored (possibly float32) value
                 nn += x * x
                 dd += x * s[e]
                 gi[e] = ui[e] - x
@@ -272,7 +272,7 @@ def row_sums_parallel(W):  # pragma: no cover - compiled
             acc = 0.0
             big = -np.inf
             for e in range(lo, hi):
-                x = float(W[i, e])
+                x = np.float64(W[i, e])
                 acc += x
                 big = max(big, x)
             part[c, i] = acc
@@ -312,7 +312,7 @@ def fusion_setup_parallel(W, scales, W_out, coef, alpha, w, S, sq_norms,
         for e in range(lo, hi):
             acc = 0.0
             for i in range(V):
-                acc += coef[i] * float(W_out[i, e])
+                acc += coef[i] * np.float64(W_out[i, e])
             S[e] = acc
         for i in range(V):
             ai = alpha[i]
@@ -320,8 +320,8 @@ def fusion_setup_parallel(W, scales, W_out, coef, alpha, w, S, sq_norms,
             dd = 0.0
             tt = 0.0
             for e in range(lo, hi):
-                x = float(W_out[i, e])
-                se = float(S[e])
+                x = np.float64(W_out[i, e])
+                se = np.float64(S[e])
                 nn += x * x
                 dd += x * se
                 d = ai * x - se
