@@ -2,8 +2,8 @@
 
 Runs ``consistent_graph_fusion`` on random view graphs with m = 1e5 ... 1e7 edges for V = 3
 and V = 5 (plus a float32 row at 1e7), a fixed number of iterations each (stopping rule off),
-and prints the median time per iteration (thread CPU time, robust when other processes share
-the cores, and wall time), the iteration count and the fitted log-log slope of CPU time per
+and prints the median time per iteration (process CPU time of all the solver's threads, and
+wall time), the iteration count and the fitted log-log slope of CPU time per
 iteration against m (acceptance: slope in [0.9, 1.15]).
 
 Usage::
@@ -37,7 +37,7 @@ def random_view_graphs(n_views, n_edges, dtype=np.float64, seed=0):
 
 
 def measure_per_iteration(W, n_iter):
-    """Median thread-CPU and wall time of one solver iteration over ``n_iter`` iterations."""
+    """Median process-CPU and wall time of one solver iteration over ``n_iter`` iterations."""
     _, _, _, _, info = consistent_graph_fusion(W, max_iter=n_iter, min_iter=n_iter, rel_tol=0.0)
     return (float(np.median(info["iteration_cpu_seconds"])),
             float(np.median(info["iteration_seconds"])), info["n_iter"])
