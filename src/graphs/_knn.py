@@ -1,9 +1,12 @@
 """The common edge set: the union over views of every node's k nearest neighbours.
 
 Exact neighbours come from scikit-learn's ``NearestNeighbors`` (a tree for low-dimensional
-dense views, chunked brute force otherwise, sparse views through sparse dot products),
-approximate ones from pynndescent's NN-descent. Nothing here allocates an n x n array unless
-the user passed one (a dense precomputed matrix, which is then read a block of rows at a time).
+dense views, chunked brute force otherwise, sparse views through sparse dot products).
+Approximate ones come from :mod:`._knn_descent` (random-projection trees + NN-descent, in
+parallel and deterministic: the same seed gives the same lists on any number of threads) for
+dense views, and from pynndescent for sparse views or on request (``knn="pynndescent"``).
+Nothing here allocates an n x n array unless the user passed one (a dense precomputed matrix,
+which is then read a block of rows at a time).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from ._scaling import row_safe_scales, scale_rows, scale_view
 
 __all__ = ["knn_union_edges", "view_neighbors", "KNN_METHODS", "APPROXIMATE_THRESHOLD"]
 
-KNN_METHODS = ("auto", "exact", "approximate")
+KNN_METHODS = ("auto", "exact", "approximate", "pynndescent")
 #: ``knn="auto"`` switches to approximate neighbours above this many samples.
 APPROXIMATE_THRESHOLD = 50_000
 # Rows of a dense precomputed matrix processed at once (bounds the temporary block).
@@ -85,11 +88,38 @@ def _exact_features(X, k, metric):
     return _drop_self(nn.kneighbors(X, return_distance=False))
 
 
-def _approximate_features(X, k, metric, random_state, verbose):
-    from pynndescent import NNDescent
+# The deterministic NN-descent of the approximate path: its internal list is longer than k
+# (the top k of a longer list are far more often the true k nearest) and its reverse lists
+# hold this many of the nearest reverse neighbours (settings measured by
+# benchmarks/compare_knn.py).
+_DESCENT_LIST = 20
+_DESCENT_REVERSE = 20
 
+
+def _seed_from(random_state):
+    """A 63-bit seed from a RandomState, or from NumPy's global generator for None."""
+    draw = np.random.randint if random_state is None else random_state.randint
+    return int(draw(np.iinfo(np.int32).max))
+
+
+def _approximate_features(X, k, metric, random_state, verbose, method="approximate"):
     if metric == "cosine":
         X = _normalized_rows(X)
+    if method == "approximate" and not sp.issparse(X):
+        from ._knn_descent import descent_neighbors
+
+        # float32 coordinates: the search reads half the bytes; the view is scaled by a power
+        # of two (sqeuclidean) or normalised (cosine), so nothing overflows or underflows.
+        X32 = np.ascontiguousarray(X, dtype=np.float32)
+        return descent_neighbors(X32, k, seed=_seed_from(random_state),
+                                 list_size=max(k, _DESCENT_LIST),
+                                 max_reverse=max(k, _DESCENT_REVERSE))
+    return _pynndescent_features(X, k, random_state, verbose)
+
+
+def _pynndescent_features(X, k, random_state, verbose):
+    from pynndescent import NNDescent
+
     # A seed makes NN-descent reproducible but single-threaded; without one it uses every core.
     seed = None if random_state is None else int(random_state.randint(np.iinfo(np.int32).max))
     index = NNDescent(X, metric="euclidean", n_neighbors=k + 1, random_state=seed,
@@ -154,7 +184,7 @@ def view_neighbors(X, n_neighbors, metric="sqeuclidean", *, knn="auto", random_s
         (``"precomputed"``) or affinity (``"precomputed_graph"``, k largest) matrix.
     n_neighbors : int
     metric : str
-    knn : {"auto", "exact", "approximate"}
+    knn : {"auto", "exact", "approximate", "pynndescent"}
     random_state : numpy.random.RandomState or None
     verbose : bool
 
@@ -181,9 +211,11 @@ def view_neighbors(X, n_neighbors, metric="sqeuclidean", *, knn="auto", random_s
     else:
         if metric == "sqeuclidean":
             X, _ = scale_view(X)  # exact power of two: the neighbour ranking is unchanged
-        approximate = knn == "approximate" or (knn == "auto" and n > APPROXIMATE_THRESHOLD)
+        approximate = knn in ("approximate", "pynndescent") or (
+            knn == "auto" and n > APPROXIMATE_THRESHOLD)
         if approximate:
-            idx = _approximate_features(X, k, metric, random_state, verbose)
+            method = "pynndescent" if knn == "pynndescent" else "approximate"
+            idx = _approximate_features(X, k, metric, random_state, verbose, method)
         else:
             idx = _exact_features(X, k, metric)
     rows = np.repeat(np.arange(n, dtype=np.int64), idx.shape[1])
@@ -211,13 +243,16 @@ def knn_union_edges(views, n_neighbors, metric="sqeuclidean", *, knn="auto", ran
         smallest off-diagonal entries per row; a sparse matrix offers only its stored entries)
         or ``"precomputed_graph"`` ((n, n) affinities, the k largest positive off-diagonal
         entries per row).
-    knn : {"auto", "exact", "approximate"}, default="auto"
+    knn : {"auto", "exact", "approximate", "pynndescent"}, default="auto"
         ``"exact"``: scikit-learn ``NearestNeighbors`` (tree or chunked brute force).
-        ``"approximate"``: pynndescent's NN-descent (feature views only; precomputed matrices are
-        always read exactly). ``"auto"``: approximate above 50,000 samples.
+        ``"approximate"``: random-projection trees + NN-descent on every core, deterministic
+        (dense views; sparse views use pynndescent). ``"pynndescent"``: pynndescent's
+        NN-descent (single-threaded when seeded). Precomputed matrices are always read
+        exactly. ``"auto"``: approximate above 50,000 samples.
     random_state : int, RandomState or None, default=None
-        Seeds NN-descent (reproducible, single-threaded); None lets it use every core and
-        gives slightly different neighbours from run to run.
+        Seeds the approximate search. The same seed gives the same neighbours whatever the
+        number of threads (``numba.set_num_threads``); None draws a seed from NumPy's global
+        generator.
     verbose : bool, default=False
         Show progress over the views.
 
@@ -273,7 +308,7 @@ def union_edges(views, k, metrics, *, knn="auto", random_state=None, verbose=Fal
     from sklearn.utils import check_random_state
 
     n = views[0].shape[0]
-    # None stays None: unseeded NN-descent runs in parallel.
+    # None stays None: an unseeded pynndescent runs in parallel.
     rng = None if random_state is None else check_random_state(random_state)
 
     keys = []

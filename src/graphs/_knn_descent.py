@@ -1,0 +1,487 @@
+"""Deterministic parallel approximate k nearest neighbours: random-projection trees + NN-descent.
+
+The default approximate search of :mod:`._knn`. It follows NN-descent (Dong, Moses & Li, WWW
+2011) with a random-projection-forest start (as in Dasgupta & Freund 2008 and pynndescent),
+rearranged so that the result is a function of the data and the seed only, never of the thread
+count or the scheduling:
+
+* random numbers are a hash of ``(seed, tree, node, draw)`` (SplitMix64), not a stream that
+  threads consume in some order;
+* each tree is built by one thread (trees in parallel); within one tree the leaves are disjoint,
+  so the leaf joins of one tree update disjoint neighbour lists in parallel;
+* every refinement round is a Jacobi sweep: node p's new list is computed from the *previous*
+  round's lists only (its neighbours' neighbours, forward and reverse) and written to a second
+  buffer, so the nodes can be processed in any order on any number of threads;
+* a neighbour list keeps the k smallest candidates under the total order (distance, index), so
+  its content does not depend on the order in which candidates arrive, and exact distance ties
+  go to the smaller index;
+* distances are sums of squared differences in a fixed order (no Gram-matrix shortcut), so a
+  pair's distance is bitwise the same whichever node evaluates it.
+
+Memory is O(n k) beyond the data: two (n, k) lists and the capped reverse lists.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["descent_neighbors"]
+
+# Work units of a parallel sweep: a fixed number, so that the split never depends on threads.
+_CHUNKS = 256
+
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+@njit(cache=True, inline="always")
+def _mix(x):
+    """SplitMix64 finaliser: a bijective scramble of a 64-bit word."""
+    x = (x ^ (x >> np.uint64(30))) * _M1
+    x = (x ^ (x >> np.uint64(27))) * _M2
+    return x ^ (x >> np.uint64(31))
+
+
+@njit(cache=True, inline="always")
+def _hash(seed, a, b, c):
+    h = _mix(np.uint64(seed) + _GOLDEN)
+    h = _mix(h ^ (np.uint64(a) + _GOLDEN))
+    h = _mix(h ^ (np.uint64(b) + _GOLDEN))
+    return _mix(h ^ (np.uint64(c) + _GOLDEN))
+
+
+@njit(cache=True, inline="always")
+def _sqdist(X, i, j):
+    d = X.shape[1]
+    s = X[i, 0] - X[i, 0]  # zero in the data's dtype: float32 data, float32 sums
+    for t in range(d):
+        z = X[i, t] - X[j, t]
+        s += z * z
+    return s
+
+
+@njit(cache=True, inline="always")
+def _less(d1, i1, d2, i2):
+    """(d1, i1) < (d2, i2) in the order (distance, index)."""
+    return d1 < d2 or (d1 == d2 and i1 < i2)
+
+
+@njit(cache=True, inline="always")
+def _heap_replace_root(ind, dst, p, j, d):
+    """Replace the largest entry of row p's max-heap by (d, j) and restore the heap."""
+    k = ind.shape[1]
+    pos = 0
+    while True:
+        left = 2 * pos + 1
+        if left >= k:
+            break
+        right = left + 1
+        big = left
+        if right < k and _less(dst[p, left], ind[p, left], dst[p, right], ind[p, right]):
+            big = right
+        if _less(d, j, dst[p, big], ind[p, big]):
+            ind[p, pos] = ind[p, big]
+            dst[p, pos] = dst[p, big]
+            pos = big
+        else:
+            break
+    ind[p, pos] = j
+    dst[p, pos] = d
+
+
+@njit(cache=True, inline="always")
+def _push_checked(ind, dst, p, j, d):
+    """Offer (d, j) to row p: kept if smaller than the row's largest and not yet present."""
+    if not _less(d, j, dst[p, 0], ind[p, 0]):
+        return
+    for s in range(ind.shape[1]):
+        if ind[p, s] == j:
+            return
+    _heap_replace_root(ind, dst, p, j, d)
+
+
+# ------------------------------------------------------------------------------------------
+# random-projection forest
+# ------------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _build_tree(X, seed, tree, leaf_size, perm, bounds):
+    """One random-projection tree: ``perm`` ordered leaf by leaf, leaf b = perm[bounds[b]:bounds[b+1]].
+
+    A node splits on the perpendicular bisector of two of its points drawn by the hash; when
+    that leaves one side empty (duplicates) it splits in the middle of its order. Returns the
+    number of leaves.
+    """
+    n, dim = X.shape
+    for i in range(n):
+        perm[i] = i
+    margin = np.empty(n, dtype=np.float64)
+    tmp = np.empty(n, dtype=perm.dtype)
+    normal = np.empty(dim, dtype=np.float64)
+    stack_lo = np.empty(64 + 2 * n // max(leaf_size, 1), dtype=np.int64)
+    stack_hi = np.empty_like(stack_lo)
+    top = 0
+    stack_lo[0] = 0
+    stack_hi[0] = n
+    top = 1
+    n_leaves = 0
+    node = 0
+    while top > 0:
+        top -= 1
+        lo = stack_lo[top]
+        hi = stack_hi[top]
+        size = hi - lo
+        if size <= leaf_size:
+            bounds[n_leaves] = lo
+            n_leaves += 1
+            continue
+        node += 1
+        a = perm[lo + np.int64(_hash(seed, tree, node, 0) % np.uint64(size))]
+        b = perm[lo + np.int64(_hash(seed, tree, node, 1) % np.uint64(size))]
+        tries = 2
+        while tries < 8 and _sqdist(X, a, b) == 0.0:
+            b = perm[lo + np.int64(_hash(seed, tree, node, tries) % np.uint64(size))]
+            tries += 1
+        offset = 0.0
+        for t in range(dim):
+            normal[t] = X[a, t] - X[b, t]
+            offset += normal[t] * 0.5 * (X[a, t] + X[b, t])
+        # stable two-way partition of perm[lo:hi] by the side of the hyperplane
+        n_left = 0
+        for i in range(lo, hi):
+            s = -offset
+            for t in range(dim):
+                s += normal[t] * X[perm[i], t]
+            margin[i] = s
+            if s > 0.0:
+                n_left += 1
+        if n_left == 0 or n_left == size:
+            mid = lo + size // 2
+        else:
+            # reorder: positive margins first, both sides keeping their relative order
+            left = 0
+            right = n_left
+            for i in range(lo, hi):
+                if margin[i] > 0.0:
+                    tmp[left] = perm[i]
+                    left += 1
+                else:
+                    tmp[right] = perm[i]
+                    right += 1
+            for i in range(size):
+                perm[lo + i] = tmp[i]
+            mid = lo + n_left
+        stack_lo[top] = mid
+        stack_hi[top] = hi
+        top += 1
+        stack_lo[top] = lo
+        stack_hi[top] = mid
+        top += 1
+    bounds[n_leaves] = n
+    return n_leaves
+
+
+@njit(cache=True, parallel=True)
+def _build_forest(X, seed, n_trees, leaf_size, perms, bounds, n_leaves):
+    for t in prange(n_trees):
+        n_leaves[t] = _build_tree(X, seed, t, leaf_size, perms[t], bounds[t])
+
+
+@njit(cache=True, parallel=True)
+def _leaf_join(X, perm, bounds, n_leaves, ind, dst):
+    """All pairs of every leaf of one tree offered to both ends (leaves are disjoint)."""
+    for b in prange(n_leaves):
+        lo = bounds[b]
+        hi = bounds[b + 1]
+        for i in range(lo, hi):
+            p = perm[i]
+            for j in range(i + 1, hi):
+                q = perm[j]
+                d = _sqdist(X, p, q)
+                _push_checked(ind, dst, p, q, d)
+                _push_checked(ind, dst, q, p, d)
+
+
+@njit(cache=True, parallel=True)
+def _fill_missing(ind, dst, X, seed):
+    """Rows left with empty slots (a node alone in small leaves) get other nodes, from a hashed start."""
+    n, k = ind.shape
+    for p in prange(n):
+        if ind[p, 0] >= 0:  # the heap root is the largest entry: -1 (distance inf) if any is empty
+            continue
+        start = np.int64(_hash(seed, 0xF111, p, 0) % np.uint64(n))
+        for t in range(n):
+            j = (start + t) % n
+            if j == p:
+                continue
+            _push_checked(ind, dst, p, j, _sqdist(X, p, j))
+            if ind[p, 0] >= 0:
+                break
+
+
+# ------------------------------------------------------------------------------------------
+# NN-descent rounds
+# ------------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _reverse_lists(ind, dst, isnew, max_reverse):
+    """Per node q the (at most ``max_reverse``) nodes p with q in p's list, nearest first.
+
+    Returns CSR arrays (ptr, src, flag): flag tells whether q is new in p's list.
+    """
+    n, k = ind.shape
+    count = np.zeros(n + 1, dtype=np.int64)
+    for p in range(n):
+        for s in range(k):
+            q = ind[p, s]
+            if q >= 0:
+                count[q + 1] += 1
+    full_ptr = np.cumsum(count)
+    fill = full_ptr[:-1].copy()
+    full_src = np.empty(full_ptr[n], dtype=ind.dtype)
+    full_d = np.empty(full_ptr[n], dtype=dst.dtype)
+    full_new = np.empty(full_ptr[n], dtype=np.bool_)
+    for p in range(n):
+        for s in range(k):
+            q = ind[p, s]
+            if q >= 0:
+                full_src[fill[q]] = p
+                full_d[fill[q]] = dst[p, s]
+                full_new[fill[q]] = isnew[p, s]
+                fill[q] += 1
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    for q in range(n):
+        ptr[q + 1] = ptr[q] + min(full_ptr[q + 1] - full_ptr[q], max_reverse)
+    src = np.empty(ptr[n], dtype=ind.dtype)
+    flag = np.empty(ptr[n], dtype=np.bool_)
+    _select_reverse(full_ptr, full_src, full_d, full_new, ptr, src, flag)
+    return ptr, src, flag
+
+
+@njit(cache=True, parallel=True)
+def _select_reverse(full_ptr, full_src, full_d, full_new, ptr, src, flag):
+    """Keep, per node, the reverse entries smallest in (distance, index) (insertion sort)."""
+    n = ptr.shape[0] - 1
+    for q in prange(n):
+        lo = full_ptr[q]
+        hi = full_ptr[q + 1]
+        m = ptr[q + 1] - ptr[q]
+        o = ptr[q]
+        if m == 0:
+            continue
+        filled = 0
+        for e in range(lo, hi):
+            d = full_d[e]
+            j = full_src[e]
+            if filled == m and not _less(d, j, full_d[lo + m - 1], full_src[lo + m - 1]):
+                continue
+            # insertion into the sorted prefix full_*[lo:lo+filled] (reused as scratch)
+            pos = filled if filled < m else m - 1
+            while pos > 0 and _less(d, j, full_d[lo + pos - 1], full_src[lo + pos - 1]):
+                full_d[lo + pos] = full_d[lo + pos - 1]
+                full_src[lo + pos] = full_src[lo + pos - 1]
+                full_new[lo + pos] = full_new[lo + pos - 1]
+                pos -= 1
+            nw = full_new[e]
+            full_d[lo + pos] = d
+            full_src[lo + pos] = j
+            full_new[lo + pos] = nw
+            if filled < m:
+                filled += 1
+        for i in range(m):
+            src[o + i] = full_src[lo + i]
+            flag[o + i] = full_new[lo + i]
+
+
+@njit(cache=True, inline="always")
+def _table_insert(table, used, n_used, key):
+    """Insert key into the open-addressing set; returns (inserted, n_used)."""
+    mask = table.shape[0] - 1
+    h = np.int64(_mix(np.uint64(key)) & np.uint64(mask))
+    while True:
+        v = table[h]
+        if v == key:
+            return False, n_used
+        if v == -1:
+            table[h] = key
+            used[n_used] = h
+            return True, n_used + 1
+        h = (h + 1) & mask
+
+
+@njit(cache=True, parallel=True)
+def _descent_round(X, ind, dst, isnew, rptr, rsrc, rflag, nind, ndst, nnew, table_size):
+    """One Jacobi NN-descent sweep; returns the number of list entries that changed."""
+    n, k = ind.shape
+    changed = np.zeros(_CHUNKS, dtype=np.int64)
+    for c in prange(_CHUNKS):
+        table = np.full(table_size, -1, dtype=np.int64)
+        used = np.empty(table_size, dtype=np.int64)
+        lo = c * n // _CHUNKS
+        hi = (c + 1) * n // _CHUNKS
+        for p in range(lo, hi):
+            for s in range(k):
+                nind[p, s] = ind[p, s]
+                ndst[p, s] = dst[p, s]
+            n_used = 0
+            ok, n_used = _table_insert(table, used, n_used, p)
+            for s in range(k):
+                if ind[p, s] >= 0:
+                    ok, n_used = _table_insert(table, used, n_used, ind[p, s])
+            # neighbours u of p: forward (slots) then reverse entries
+            n_fwd = k
+            n_all = k + (rptr[p + 1] - rptr[p])
+            for a in range(n_all):
+                if a < n_fwd:
+                    u = ind[p, a]
+                    fu = isnew[p, a]
+                else:
+                    e = rptr[p] + a - n_fwd
+                    u = rsrc[e]
+                    fu = rflag[e]
+                if u < 0:
+                    continue
+                m_all = k + (rptr[u + 1] - rptr[u])
+                for b in range(m_all):
+                    if b < k:
+                        w = ind[u, b]
+                        fw = isnew[u, b]
+                    else:
+                        e2 = rptr[u] + b - k
+                        w = rsrc[e2]
+                        fw = rflag[e2]
+                    if w < 0 or not (fu or fw):
+                        continue
+                    if n_used >= table_size // 2:
+                        break
+                    ok, n_used = _table_insert(table, used, n_used, w)
+                    if not ok:
+                        continue
+                    d = _sqdist(X, p, w)
+                    if _less(d, w, ndst[p, 0], nind[p, 0]):
+                        _heap_replace_root(nind, ndst, p, w, d)
+            for i in range(n_used):
+                table[used[i]] = -1
+            cnt = 0
+            for s in range(k):
+                j = nind[p, s]
+                was = False
+                for t in range(k):
+                    if ind[p, t] == j:
+                        was = True
+                        break
+                nnew[p, s] = not was
+                if not was:
+                    cnt += 1
+            changed[c] += cnt
+    return changed.sum()
+
+
+@njit(cache=True, parallel=True)
+def _sorted_rows(ind, dst):
+    """Each row in increasing (distance, index) order (int64 output)."""
+    n, k = ind.shape
+    out = np.empty((n, k), dtype=np.int64)
+    for p in prange(n):
+        for s in range(k):
+            out[p, s] = ind[p, s]
+        # insertion sort on (dst, ind); k is small
+        d = dst[p].copy()
+        for i in range(1, k):
+            di = d[i]
+            ji = out[p, i]
+            pos = i
+            while pos > 0 and _less(di, ji, d[pos - 1], out[p, pos - 1]):
+                d[pos] = d[pos - 1]
+                out[p, pos] = out[p, pos - 1]
+                pos -= 1
+            d[pos] = di
+            out[p, pos] = ji
+    return out
+
+
+def descent_neighbors(X, k, *, seed=0, n_trees=None, leaf_size=None, max_rounds=12,
+                      delta=0.001, max_reverse=None, list_size=None, verbose=False):
+    """Approximate k nearest other rows of every row of a dense matrix (squared Euclidean).
+
+    Parameters
+    ----------
+    X : ndarray of float32 or float64, shape (n, d), C-contiguous
+        Finite features, n > k.
+    k : int
+        Neighbours per row (the row itself excluded).
+    seed : int, default=0
+        Seed of the trees' hyperplanes (any value in [0, 2**63)).
+    n_trees : int or None, default=None
+        Random-projection trees of the start; None picks from n.
+    leaf_size : int or None, default=None
+        Largest leaf; None uses ``max(48, 3 * k)``.
+    max_rounds : int, default=12
+        Most NN-descent rounds.
+    delta : float, default=0.001
+        Stop when fewer than ``delta * n * k`` list entries changed in a round.
+    max_reverse : int or None, default=None
+        Reverse neighbours used per node (the nearest ones); None uses k.
+
+    Returns
+    -------
+    indices : ndarray of int64, shape (n, k)
+        Per row, the neighbours found, nearest first (ties: smaller index first). The same
+        inputs give the same output whatever the number of threads.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from normgraph.graphs._knn_descent import descent_neighbors
+    >>> X = np.array([[0.0], [1.0], [3.0], [7.0], [8.0]])
+    >>> descent_neighbors(X, 2).tolist()
+    [[1, 2], [0, 2], [1, 0], [4, 2], [3, 2]]
+    """
+    import time
+
+    n = X.shape[0]
+    k_out = k
+    k = min(n - 1, max(k, list_size or k))
+    t0 = time.perf_counter()
+    if n_trees is None:
+        n_trees = 4 if n < 200_000 else 6
+    if leaf_size is None:
+        leaf_size = max(48, 3 * k)
+    if max_reverse is None:
+        max_reverse = k
+    idx_dtype = np.int32 if n < 2**31 - 1 else np.int64
+    ind = np.full((n, k), -1, dtype=idx_dtype)
+    dst = np.full((n, k), np.inf, dtype=X.dtype)
+    perms = np.empty((n_trees, n), dtype=idx_dtype)
+    bounds = np.empty((n_trees, n + 1), dtype=np.int64)
+    n_leaves = np.empty(n_trees, dtype=np.int64)
+    _build_forest(X, np.uint64(seed), n_trees, leaf_size, perms, bounds, n_leaves)
+    if verbose:
+        print("trees", time.perf_counter() - t0)
+    for t in range(n_trees):
+        _leaf_join(X, perms[t], bounds[t], n_leaves[t], ind, dst)
+    if verbose:
+        print("leaves", time.perf_counter() - t0)
+    del perms, bounds
+    _fill_missing(ind, dst, X, np.uint64(seed))
+    # the candidates of one node in one round: (k + max_reverse)^2 + k + 1 at most
+    table_size = 1 << int(2 * ((k + max_reverse) ** 2 + k + 1)).bit_length()
+    isnew = np.ones((n, k), dtype=np.bool_)
+    nind = np.empty_like(ind)
+    ndst = np.empty_like(dst)
+    nnew = np.empty_like(isnew)
+    for _ in range(max_rounds):
+        rptr, rsrc, rflag = _reverse_lists(ind, dst, isnew, max_reverse)
+        changed = _descent_round(X, ind, dst, isnew, rptr, rsrc, rflag, nind, ndst, nnew,
+                                 table_size)
+        del rptr, rsrc, rflag
+        ind, nind = nind, ind
+        dst, ndst = ndst, dst
+        isnew, nnew = nnew, isnew
+        if verbose:
+            print("round", changed, time.perf_counter() - t0)
+        if changed < delta * n * k:
+            break
+    return _sorted_rows(ind, dst)[:, :k_out]
