@@ -15,6 +15,12 @@ the views (the chunks along the samples) and on the edge chunks that go with the
 
 The client holds O(n) vectors (degrees, Lanczos vectors, the embedding) and O(V^2) statistics,
 never an edge array. Same results as in memory (up to round-off in the global sums).
+
+Memory: row blocks larger than the workers' memory limit allows are split first
+(:func:`_max_block_rows`: the largest per-block task, the solver step, may use 1/8 of the
+smallest limit), so every task's working memory is O(rows per block); the stored chunks (edge
+keys, weights, two solver iterates) are O(edges / workers) per worker and are spilled to disk
+by Dask when they exceed the worker's memory target.
 """
 
 from __future__ import annotations
@@ -42,6 +48,63 @@ DASK_METRICS = ("sqeuclidean", "cosine")
 #: Eigensolvers of the distributed path ("auto" means ARPACK there).
 DASK_EIGEN_SOLVERS = ("auto", "arpack")
 _ZERO_EDGE_SHARE = 0.5
+# A task may use at most this share of its worker's memory limit: the rest holds the stored
+# chunks (edge keys, weights, two solver iterates) until Dask spills them to disk.
+_TASK_SHARE = 1 / 8
+# A kNN shard (the index of consecutive row blocks) may use this share: it is built while only
+# the views and the edge keys are stored, and fewer, larger shards mean fewer searches.
+_SHARD_SHARE = 1 / 4
+
+
+def _bytes_per_row(n_views, k, itemsize):
+    """Upper bound on the working memory of the largest per-block task, per row of the block.
+
+    A row has at most ``V k`` union edges; the solver step reads W, A, S and writes A, S
+    (``3V + 2`` values per edge), the edge-weight tasks hold keys, positions and float64
+    distances (about 4 words per edge), and the kNN merge sorts ``2 (k + 1)`` candidates
+    (distance, index and sort order: 3 words each).
+    """
+    edges = n_views * k
+    solver = edges * (3 * n_views + 2) * itemsize
+    weights = edges * 4 * 8
+    merge = 2 * (k + 1) * 3 * 8
+    return max(solver, weights) + merge
+
+
+def _memory_limit(client):
+    """The smallest worker memory limit in bytes (None when the workers have none)."""
+    workers = client.scheduler_info(n_workers=-1).get("workers", {})
+    limits = [int(w.get("memory_limit") or 0) for w in workers.values()]
+    limits = [m for m in limits if m > 0]
+    return min(limits) if limits else None
+
+
+def _max_block_rows(client, n_views, k, itemsize):
+    """Rows per block such that one task fits in ``_TASK_SHARE`` of the smallest worker
+    memory limit (None when the workers have no limit)."""
+    limit = _memory_limit(client)
+    if limit is None:
+        return None
+    return max(1000, int(_TASK_SHARE * limit / _bytes_per_row(n_views, k, itemsize)))
+
+
+def _shard_bytes(client):
+    """Memory a kNN shard's index may use: ``_SHARD_SHARE`` of the smallest worker limit."""
+    limit = _memory_limit(client)
+    return None if limit is None else _SHARD_SHARE * limit
+
+
+def _bounded_chunks(views, row_chunks, max_rows):
+    """Split any row block larger than ``max_rows`` into near-equal blocks (others kept)."""
+    if max_rows is None or max(row_chunks) <= max_rows:
+        return views, row_chunks
+    chunks = []
+    for c in row_chunks:
+        parts = -(-int(c) // max_rows)
+        base, extra = divmod(int(c), parts)
+        chunks.extend([base + 1] * extra + [base] * (parts - extra))
+    chunks = tuple(chunks)
+    return [X.rechunk((chunks, -1)) for X in views], chunks
 
 
 def _client():
@@ -181,6 +244,8 @@ def dask_multiview_graph_clustering(views, p, check_pipeline, check_metrics):
             UserWarning, stacklevel=3,
         )
     client = _client()
+    views, row_chunks = _bounded_chunks(
+        views, row_chunks, _max_block_rows(client, n_views, k, np.dtype(dtype).itemsize))
     starts = np.concatenate([[0], np.cumsum(row_chunks)[:-1]]).astype(np.int64).tolist()
     sizes = [int(c) for c in row_chunks]
 
@@ -194,7 +259,7 @@ def dask_multiview_graph_clustering(views, p, check_pipeline, check_metrics):
     if p["random_state"] is not None:
         seed = int(check_random_state(p["random_state"]).randint(np.iinfo(np.int32).max))
     keys = dask_union_edges(client, view_blocks, starts, metrics, k, n, approximate=approximate,
-                            seed=seed)
+                            seed=seed, shard_bytes=_shard_bytes(client))
     counts = client.gather(client.map(len, keys))
 
     # stage 2: per-edge view weights, standardised from global reductions

@@ -3,8 +3,10 @@
 Every view is a list of row blocks held on the workers (futures). The kNN index is sharded by
 row block: each block is indexed once (scikit-learn ``NearestNeighbors`` for exact search,
 pynndescent for approximate search, as in memory), every query block is searched against
-every shard and the k + 1 best candidates are merged per query row. Edge distances are
-computed per (block of p, block of q) pair by the in-memory edge kernels on the two blocks.
+every shard, one shard after the other, each search merged into the query block's running
+k + 1 best candidates per row (so a task holds O(rows x k) candidates however many shards
+there are). Edge distances are computed per (block of p, block of q) pair by the in-memory
+edge kernels on the two blocks.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from ._edges import edge_values
 from ._knn import _drop_self, _normalized_rows
 from ._scaling import _max_abs, safe_scale
 
-__all__ = ["prepare_blocks", "dask_union_edges", "dask_edge_weights"]
+__all__ = ["prepare_blocks", "dask_union_edges", "dask_edge_weights", "shard_groups"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -102,18 +104,34 @@ def _query_shard(index, Q, metric, k1, offset, n_shard, approximate):
     return np.asarray(dist, dtype=np.float64), idx.astype(np.int64) + offset
 
 
-def _merge_block(parts, start, k1, n):
-    """Top k1 of the shards' candidates per row (by distance, then index), self dropped.
-
-    Returns the sorted unique edge keys ``p * n + q`` of the block.
-    """
-    dist = np.concatenate([d for d, _ in parts], axis=1)
-    idx = np.concatenate([i for _, i in parts], axis=1)
+def _top(dist, idx, k1):
+    """The k1 best candidates per row, by distance then index (a total order: the indices of
+    a row are distinct), best first."""
     order = np.lexsort((idx, dist), axis=1)[:, :k1]
-    top = np.take_along_axis(idx, order, axis=1)
+    return np.take_along_axis(dist, order, axis=1), np.take_along_axis(idx, order, axis=1)
+
+
+def _search_merge(best, index, Q, metric, k1, offset, n_shard, approximate):
+    """Search one shard and merge its candidates into the running top k1 of the query block.
+
+    The running merge keeps a task's memory at O(rows x k1) however many shards there are;
+    the top k1 of a union is the top k1 of the union of the parts' top k1, so the result is
+    the one of merging all shards at once.
+    """
+    dist, idx = _query_shard(index, Q, metric, k1, offset, n_shard, approximate)
+    if best is not None:
+        dist = np.concatenate([best[0], dist], axis=1)
+        idx = np.concatenate([best[1], idx], axis=1)
+    return _top(dist, idx, k1)
+
+
+def _block_keys(best, start, n):
+    """The sorted unique edge keys ``p * n + q`` of a query block's top k1, self dropped."""
+    top = best[1]
     rows_local = np.arange(top.shape[0])[:, None]
     missing = top < 0
     if missing.any():  # NN-descent left a slot empty: patch with self, as in memory
+        top = top.copy()
         top[missing] = np.broadcast_to(rows_local + start, top.shape)[missing]
     kept = _drop_self(top - start) + start
     rows = np.repeat(np.arange(start, start + top.shape[0], dtype=np.int64), kept.shape[1])
@@ -124,23 +142,71 @@ def _union_keys(*keys):
     return np.unique(np.concatenate(keys))
 
 
-def _view_keys(client, blocks, starts, metric, k, n, approximate, seed):
+def _stacked(*blocks):
+    """Consecutive row blocks as one (a shard spanning several blocks)."""
+    if len(blocks) == 1:
+        return blocks[0]
+    return sp.vstack(blocks, format="csr") if sp.issparse(blocks[0]) else np.vstack(blocks)
+
+
+def _nbytes(X):
+    if sp.issparse(X):
+        return int(X.data.nbytes + X.indices.nbytes + X.indptr.nbytes)
+    return int(X.nbytes)
+
+
+def shard_groups(sizes, max_rows):
+    """Consecutive blocks grouped into shards of at most ``max_rows`` rows (a block larger
+    than that is a shard of its own); ``max_rows=None``: one shard per block."""
+    if max_rows is None:
+        return [[b] for b in range(len(sizes))]
+    groups, rows = [[]], 0
+    for b, size in enumerate(sizes):
+        if groups[-1] and rows + size > max_rows:
+            groups.append([])
+            rows = 0
+        groups[-1].append(b)
+        rows += size
+    return groups
+
+
+def _view_keys(client, blocks, starts, metric, k, n, approximate, seed, shard_bytes):
     k1 = k + 1
-    sizes = np.diff(np.append(starts, n)).tolist()
-    shards = client.map(_build_shard, blocks, metric=metric, k1=k1, approximate=approximate,
-                        seed=seed)
+    sizes = np.diff(np.append(starts, n)).astype(np.int64).tolist()
+    max_rows = None
+    if shard_bytes is not None:
+        # an index holds its rows about three times over (the stacked copy, the search space,
+        # the index's own), plus its neighbour graph and search structures (~8 words per
+        # neighbour)
+        row_bytes = sum(client.gather(client.map(_nbytes, blocks))) / n
+        max_rows = max(1, int(shard_bytes / (3 * row_bytes + 64 * k1)))
+    groups = shard_groups(sizes, max_rows)
+    shards = [client.submit(_build_shard, client.submit(_stacked, *[blocks[b] for b in g]),
+                            metric=metric, k1=k1, approximate=approximate, seed=seed)
+              for g in groups]
+    shard_start = [starts[g[0]] for g in groups]
+    shard_size = [sum(sizes[b] for b in g) for g in groups]
+    home = {b: s for s, g in enumerate(groups) for b in g}
     keys = []
-    for q_block, start in zip(blocks, starts):
-        parts = [client.submit(_query_shard, shard, q_block, metric, k1, offset, size,
-                               approximate)
-                 for shard, offset, size in zip(shards, starts, sizes)]
-        keys.append(client.submit(_merge_block, parts, start, k1, n))
+    for b, (q_block, start) in enumerate(zip(blocks, starts)):
+        # the block's own shard first (its neighbours are mostly there), then the others
+        order = [home[b]] + [s for s in range(len(shards)) if s != home[b]]
+        best = None
+        for s in order:
+            best = client.submit(_search_merge, best, shards[s], q_block, metric, k1,
+                                 shard_start[s], shard_size[s], approximate)
+        keys.append(client.submit(_block_keys, best, start, n))
     return keys
 
 
-def dask_union_edges(client, view_blocks, starts, metrics, k, n, *, approximate, seed):
-    """Per row block, the sorted unique union edge keys ``p * n + q`` (futures)."""
-    per_view = [_view_keys(client, blocks, starts, met, k, n, approximate, seed)
+def dask_union_edges(client, view_blocks, starts, metrics, k, n, *, approximate, seed,
+                     shard_bytes=None):
+    """Per row block, the sorted unique union edge keys ``p * n + q`` (futures).
+
+    Consecutive row blocks are indexed together as one shard while the index fits in
+    ``shard_bytes`` (None: one shard per block): fewer, larger shards mean fewer searches.
+    """
+    per_view = [_view_keys(client, blocks, starts, met, k, n, approximate, seed, shard_bytes)
                 for blocks, met in zip(view_blocks, metrics)]
     return [client.submit(_union_keys, *keys) for keys in zip(*per_view)]
 
@@ -151,21 +217,22 @@ def dask_union_edges(client, view_blocks, starts, metrics, k, n, *, approximate,
 
 def _pair_values(keys, Xp, Xq, start_p, start_q, n, metric):
     """Distances of the block's edges whose q lies in block q: the in-memory edge kernels."""
-    rows, cols = keys // n, keys % n
-    mask = (cols >= start_q) & (cols < start_q + Xq.shape[0])
-    if not mask.any():
-        return mask, np.empty(0)
+    cols = keys % n
+    pos = np.flatnonzero((cols >= start_q) & (cols < start_q + Xq.shape[0]))
+    if pos.size == 0:
+        return pos, np.empty(0)
     X = sp.vstack([Xp, Xq], format="csr") if sp.issparse(Xp) else np.vstack([Xp, Xq])
-    r = rows[mask] - start_p
-    c = cols[mask] - start_q + Xp.shape[0]
+    r = keys[pos] // n - start_p
+    c = cols[pos] - start_q + Xp.shape[0]
     x, factor = edge_values(X, r, c, metric)
-    return mask, x * factor if factor != 1.0 else x
+    return pos, x * factor if factor != 1.0 else x
 
 
 def _assemble(keys, *pairs):
+    """The block's distances from the (positions, values) of its (p-block, q-block) pairs."""
     x = np.empty(keys.shape[0])
-    for mask, values in pairs:
-        x[mask] = values
+    for pos, values in pairs:
+        x[pos] = values
     return x
 
 

@@ -14,13 +14,15 @@ import sys
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
 from normgraph.datasets import load_multiview  # noqa: E402
 from normgraph.graphs import MultiViewGraphClusterer, multiview_graph_clustering  # noqa: E402
-from normgraph.graphs import _dask_fusion  # noqa: E402
+from normgraph.graphs import _dask, _dask_fusion, _dask_knn  # noqa: E402
 from normgraph.graphs.metrics import adjusted_rand  # noqa: E402
 
 
@@ -84,7 +86,8 @@ _EXACT = dict(knn="exact", eigen_solver="arpack", random_state=0)
     # stops by max_iter (S recomputed at the end), user weights, deterministic labels
     dict(max_iter=3, assign_labels="discretize", view_weights=[1.0, 2.0, 0.5]),
 ])
-def test_equivalence_small(client, options):
+def test_equivalence_small(client, options, monkeypatch):
+    monkeypatch.setattr(_dask, "_shard_bytes", lambda client: 1.0)  # a shard per block
     views, _ = _mixture(600, seed=1)
     kw = dict(_EXACT, n_neighbors=8, **options)
     mem = multiview_graph_clustering(views, 5, **kw)
@@ -204,6 +207,109 @@ def test_approximate_shards_find_most_exact_neighbours(client):
     e = {tuple(x) for x in exact.edges.tolist()}
     assert len(a & e) >= 0.9 * len(e)
     assert adjusted_rand(exact.labels, approx.labels) > 0.9
+
+
+# --------------------------------------------------------------------------------------------
+# bounded memory: blocks sized from the memory limit, the kNN merge one shard at a time
+# --------------------------------------------------------------------------------------------
+
+@settings(max_examples=60, deadline=None)
+@given(chunks=st.lists(st.integers(1, 500), min_size=1, max_size=6), max_rows=st.integers(1, 200))
+def test_bounded_chunks_split_only_large_blocks(chunks, max_rows):
+    views = [da.zeros((sum(chunks), 2), chunks=(tuple(chunks), -1))]
+    out, new = _dask._bounded_chunks(views, tuple(chunks), max_rows)
+    assert sum(new) == sum(chunks) and out[0].chunks[0] == tuple(new)
+    if max(chunks) <= max_rows:
+        assert tuple(new) == tuple(chunks)
+        return
+    assert max(new) <= max_rows
+    # each old block is split into the fewest near-equal pieces, in order
+    pos = 0
+    for c in chunks:
+        parts = -(-c // max_rows)
+        piece = list(new[pos:pos + parts])
+        assert sum(piece) == c and max(piece) - min(piece) <= 1
+        pos += parts
+    assert pos == len(new)
+
+
+def test_block_rows_follow_the_memory_limit(client):
+    limit = min(w["memory_limit"] for w in client.scheduler_info()["workers"].values())
+    rows = _dask._max_block_rows(client, 3, 10, 8)
+    per_row = _dask._bytes_per_row(3, 10, 8)
+    # one block's largest task fits in the task share of the limit, and not twice over
+    assert rows * per_row <= _dask._TASK_SHARE * limit < 2 * rows * per_row
+    # the solver's (3V + 2) arrays of V k edges per row are the largest term
+    assert per_row >= 3 * 10 * 11 * 8
+
+
+def test_fit_rechunks_blocks_above_the_memory_budget(client, monkeypatch):
+    """A view in one 600-row block is split to the budget's 150 rows: same fit as in memory."""
+    views, _ = _mixture(600, seed=8)
+    kw = dict(_EXACT, n_neighbors=8)
+    mem = multiview_graph_clustering(views, 5, **kw)
+    monkeypatch.setattr(_dask, "_max_block_rows", lambda *args: 150)
+    # kNN shards of two blocks: the index of 300 rows of 16 float64 (3 copies) and 9 neighbours
+    monkeypatch.setattr(_dask, "_shard_bytes", lambda client: 300 * (3 * 16 * 8 + 64 * 9))
+    groups = []
+    original = _dask_knn.shard_groups
+    monkeypatch.setattr(_dask_knn, "shard_groups",
+                        lambda *a: groups.append(original(*a)) or groups[-1])
+    dist = multiview_graph_clustering(_as_dask(views, 600), 5, **kw)
+    assert dist.graph.chunks[0] == (150, 150, 150, 150)
+    assert groups == [[[0, 1], [2, 3]]] * 3
+    _assert_same_fit(mem, dist)
+
+
+@settings(max_examples=100, deadline=None)
+@given(sizes=st.lists(st.integers(1, 50), min_size=1, max_size=10),
+       max_rows=st.one_of(st.none(), st.integers(1, 120)))
+def test_shard_groups_are_greedy_consecutive_and_bounded(sizes, max_rows):
+    groups = _dask_knn.shard_groups(sizes, max_rows)
+    assert [b for g in groups for b in g] == list(range(len(sizes)))
+    if max_rows is None:
+        assert all(len(g) == 1 for g in groups)
+        return
+    for g, nxt in zip(groups, groups[1:] + [None]):
+        rows = sum(sizes[b] for b in g)
+        assert rows <= max_rows or len(g) == 1
+        if nxt is not None:  # greedy: the next block would not have fitted
+            assert rows + sizes[nxt[0]] > max_rows
+
+
+@settings(max_examples=80, deadline=None)
+@given(n_rows=st.integers(1, 6), sizes=st.lists(st.integers(1, 7), min_size=1, max_size=5),
+       k1=st.integers(1, 6), ties=st.booleans(), seed=st.integers(0, 2**31 - 1))
+def test_running_merge_equals_the_sorted_union(n_rows, sizes, k1, ties, seed):
+    """Merging the shards' candidates one shard at a time keeps, per row, the k1 smallest
+    (distance, index) pairs of all shards together: checked against sorting the union."""
+    rng = np.random.default_rng(seed)
+    parts, offset = [], 0
+    for size in sizes:
+        kk = min(k1, size)
+        dist = rng.integers(0, 3, (n_rows, kk)).astype(float) if ties else rng.random((n_rows, kk))
+        idx = np.array([rng.permutation(size)[:kk] for _ in range(n_rows)]) + offset
+        parts.append((dist, idx))
+        offset += size
+
+    class Shard:  # stands for an index: returns its part's candidates
+        def __init__(self, part):
+            self.part = part
+
+        def kneighbors(self, Q, n_neighbors):
+            return self.part[0][:, :n_neighbors], self.part[1][:, :n_neighbors] - self.offset
+
+    best, offset = None, 0
+    for (dist, idx), size in zip(parts, sizes):
+        shard = Shard((dist, idx))
+        shard.offset = offset
+        best = _dask_knn._search_merge(best, shard, np.zeros((n_rows, 1)), "sqeuclidean", k1,
+                                       offset, size, False)
+        offset += size
+    for r in range(n_rows):
+        pairs = sorted((float(d), int(i)) for dist, idx in parts
+                       for d, i in zip(dist[r], idx[r]))[:k1]
+        assert [(float(d), int(i)) for d, i in zip(best[0][r], best[1][r])] == pairs
 
 
 # --------------------------------------------------------------------------------------------
