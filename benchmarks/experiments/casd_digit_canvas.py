@@ -55,6 +55,8 @@ import numpy as np
 
 CLASSES = (0, 1, 7, 8)
 CANVAS = 96
+FULL_ITERS, FULL_SIZES, FULL_WIDTH, FULL_PROPS = 1000, (80,), 32, 128  # shrunk, see docstring
+PIXEL_MEAN, PIXEL_STD = 0.4, 0.25  # of the canvases; the network sees (x - mean) / std
 
 
 def _backgrounds():
@@ -121,15 +123,43 @@ def make_proposals(gts, seed):
 def make_backbone(width):
     from torch import nn
 
+    # GroupNorm (batch-independent: one canvas per iteration) -- without it the from-scratch
+    # CNN barely moved in the budget (image-level AUC ~0.5 after 600 iterations)
     def block(cin, cout, stride):
-        return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1), nn.ReLU())
+        return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=stride, padding=1),
+                             nn.GroupNorm(8, cout), nn.ReLU())
 
     # modules 0..3 = conv1..conv4; conv3 (stride 8) and conv4 (stride 8) feed the LW loss
     return nn.Sequential(block(3, width // 2, 2), block(width // 2, width, 2),
                          block(width, width, 2), block(width, width, 1))
 
 
-def run(arm, seed, data, cfg):
+def _image(x):
+    """Grayscale canvas -> centred 3-channel input (1, 3, 96, 96)."""
+    import torch
+
+    return torch.from_numpy((x - PIXEL_MEAN) / PIXEL_STD)[None, None].expand(1, 3, CANVAS, CANVAS)
+
+
+def _stream_scores(net, x, props, sizes):
+    """Per-proposal class scores [P, C] of the MIL product, refinement branch 1 and the mean of
+    the refinement branches, each averaged over the views (sizes x flip)."""
+    import torch
+
+    from normgraph.nn.detection import make_views, proposal_softmax
+
+    with torch.no_grad():
+        views, vboxes, _ = make_views(_image(x), torch.from_numpy(props).float(), sizes)
+        o = net(views, vboxes)
+    nv = len(views)
+    q0 = torch.softmax(o["cls"], 1) * proposal_softmax(o["det"], nv)
+    refs = [torch.softmax(r, 1)[:, 1:] for r in o["refine"]]
+    return {key: q.reshape(nv, -1, q.shape[1]).mean(0).numpy()
+            for key, q in (("mil", q0), ("ref1", refs[0]), ("refmean", sum(refs) / len(refs)))}
+
+
+def run(arm, seed, data, cfg, *, evaluate=True):
+    """Train one arm with one seed; CorLoc (train) and mAP@0.5 (test) unless ``evaluate=False``."""
     import torch
 
     from normgraph.nn.detection import CASD, average_precision, corloc, make_views
@@ -149,9 +179,8 @@ def run(arm, seed, data, cfg):
         i = int(rng.integers(len(tr_x)))
         props = tr_p[i]
         sub = rng.choice(len(props), size=min(cfg.n_props, len(props)), replace=False)
-        img = torch.from_numpy(tr_x[i])[None, None].expand(1, 3, CANVAS, CANVAS)
-        views, vboxes, flipped = make_views(img, torch.from_numpy(props[sub]).float(),
-                                            cfg.sizes)
+        views, vboxes, flipped = make_views(_image(tr_x[i]),
+                                            torch.from_numpy(props[sub]).float(), cfg.sizes)
         out = net.loss(views, vboxes, tr_y[i], flipped=flipped, iteration=it,
                        total_iterations=cfg.iters, generator=gen)
         opt.zero_grad()
@@ -159,22 +188,76 @@ def run(arm, seed, data, cfg):
         opt.step()
         iw_trace.append(float((out["iw"] + out["lw"]).detach()))
     train_s = time.perf_counter() - t0
+    if not evaluate:
+        return {"train_s": train_s}
     net.eval()
-
-    def image(x):
-        return torch.from_numpy(x)[None, None].expand(1, 3, CANVAS, CANVAS)
-
     n_cl = min(cfg.n_corloc, len(tr_x))
-    scores = [net.predict_scores(image(tr_x[i]), torch.from_numpy(tr_p[i]).float(),
-                                 cfg.sizes).numpy() for i in range(n_cl)]
-    cl = corloc(scores, list(tr_p[:n_cl]), tr_gt[:n_cl], tr_y[:n_cl])
-    dets = [net.detect(image(x), torch.from_numpy(p).float(), cfg.sizes)
+    streams = {"mil": [], "ref1": [], "refmean": []}
+    for i in range(n_cl):
+        for key, q in _stream_scores(net, tr_x[i], tr_p[i], cfg.sizes).items():
+            streams[key].append(q)
+    cl = {key: corloc(q, list(tr_p[:n_cl]), tr_gt[:n_cl], tr_y[:n_cl]).mean
+          for key, q in streams.items()}
+    dets = [net.detect(_image(x), torch.from_numpy(p).float(), cfg.sizes)
             for x, p in zip(te_x, te_p)]
     mean_ap = average_precision(dets, te_gt)
     k = max(1, cfg.iters // 5)
-    return {"corloc": cl.mean, "map": mean_ap, "train_s": train_s,
+    return {"arm": arm, "seed": seed, "corloc": cl["ref1"], "corloc_mil": cl["mil"],
+            "corloc_refmean": cl["refmean"], "map": mean_ap, "train_s": train_s,
             "total_s": time.perf_counter() - t0, "casd_first": float(np.mean(iw_trace[:k])),
-            "casd_last": float(np.mean(iw_trace[-k:])), "net": net, "dets": dets}
+            "casd_last": float(np.mean(iw_trace[-k:])), "dets": dets}
+
+
+def random_corloc(data, cfg, seeds=3):
+    """CorLoc of uniform random proposal scores on the same training canvases (mean, std)."""
+    from normgraph.nn.detection import corloc
+
+    (_, tr_gt, tr_y, tr_p), _ = data
+    n_cl = min(cfg.n_corloc, len(tr_p))
+    vals = []
+    for seed in range(seeds):
+        rng = np.random.default_rng(seed)
+        scores = [rng.random((len(p), len(CLASSES))) for p in tr_p[:n_cl]]
+        vals.append(corloc(scores, list(tr_p[:n_cl]), tr_gt[:n_cl], tr_y[:n_cl]).mean)
+    return float(np.mean(vals)), float(np.std(vals))
+
+
+_DATA = {}
+
+
+def _worker_init(cfg):
+    import torch
+
+    torch.set_num_threads(cfg.threads)
+    _DATA["data"] = make_data(cfg)[0]
+
+
+def _worker(job):
+    arm, seed, cfg = job
+    res = run(arm, seed, _DATA["data"], cfg)
+    _print_run(res)
+    return res
+
+
+def _print_run(res):
+    print(f"{res['arm']:8s} seed {res['seed']}: CorLoc {res['corloc']:.3f} "
+          f"(MIL stream {res['corloc_mil']:.3f}, mean of branches {res['corloc_refmean']:.3f})"
+          f"  mAP@0.5 {res['map']:.3f}  CASD loss first/last fifth "
+          f"{res['casd_first']:.2e}/{res['casd_last']:.2e}  train {res['train_s']:.0f} s"
+          f"  wall {res['total_s']:.0f} s", flush=True)
+
+
+def make_data(cfg):
+    """((train images, gts, labels, proposals), (test images, gts, proposals)), digits info."""
+    from sklearn.datasets import load_digits
+
+    digits, targets = load_digits(return_X_y=True)
+    digits = (digits / 16.0).reshape(-1, 8, 8).astype(np.float32)
+    tr_x, tr_gt, tr_y = make_canvases(cfg.n_train, 0, digits, targets)
+    te_x, te_gt, _ = make_canvases(cfg.n_test, 1, digits, targets)
+    tr_p, te_p = make_proposals(tr_gt, 0), make_proposals(te_gt, 10**6)
+    return ((tr_x, tr_gt, tr_y, tr_p), (te_x, te_gt, te_p)), (min(map(len, tr_p)),
+                                                              max(map(len, tr_p)))
 
 
 def plot(path, te_x, te_gt, results):
@@ -215,50 +298,62 @@ def main(argv=None):
     parser.add_argument("--iters", type=int, default=None)
     parser.add_argument("--mining", default="oicr", choices=("oicr", "pcl_graph"))
     parser.add_argument("--out", default="casd_detections.png")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    parser.add_argument("--jobs", type=int, default=2, help="runs in parallel (processes)")
+    parser.add_argument("--time", type=int, default=0, metavar="N",
+                        help="only time N training iterations of each arm and exit")
     cfg = parser.parse_args(argv)
+    import multiprocessing
+
     import torch
-    from sklearn.datasets import load_digits
 
     torch.set_num_threads(cfg.threads)
     if cfg.quick:
         defaults = dict(n_train=300, n_test=100, iters=800, seeds=3, sizes=(64,), width=32,
                         hidden=128, n_props=96, n_corloc=150)
     else:
-        defaults = dict(n_train=1500, n_test=300, iters=1500, seeds=3, sizes=(80, 112),
-                        width=64, hidden=256, n_props=128, n_corloc=300)
+        defaults = dict(n_train=1500, n_test=300, iters=FULL_ITERS, seeds=3, sizes=FULL_SIZES,
+                        width=FULL_WIDTH, hidden=256, n_props=FULL_PROPS, n_corloc=300)
     for key, value in defaults.items():
         if getattr(cfg, key, None) is None:
             setattr(cfg, key, value)
     print(f"settings: quick={cfg.quick} train={cfg.n_train} test={cfg.n_test} "
           f"iters={cfg.iters} seeds={cfg.seeds} view sizes={cfg.sizes} x flip "
           f"width={cfg.width} hidden={cfg.hidden} proposals/iter={cfg.n_props} "
-          f"mining={cfg.mining} threads={cfg.threads} corloc on {cfg.n_corloc} train canvases, "
-          "Adam 1e-3")
-    digits, targets = load_digits(return_X_y=True)
-    digits = (digits / 16.0).reshape(-1, 8, 8).astype(np.float32)
-    tr_x, tr_gt, tr_y = make_canvases(cfg.n_train, 0, digits, targets)
-    te_x, te_gt, _ = make_canvases(cfg.n_test, 1, digits, targets)
-    tr_p, te_p = make_proposals(tr_gt, 0), make_proposals(te_gt, 10**6)
-    print(f"proposals per canvas: {min(map(len, tr_p))}-{max(map(len, tr_p))}")
-    data = ((tr_x, tr_gt, tr_y, tr_p), (te_x, te_gt, te_p))
-    table, last_dets = {}, {}
-    for arm in ("baseline", "iw", "iw_lw"):
-        rows = []
-        for seed in range(cfg.seeds):
-            res = run(arm, seed, data, cfg)
-            rows.append(res)
-            print(f"{arm:8s} seed {seed}: CorLoc {res['corloc']:.3f}  mAP@0.5 {res['map']:.3f}"
-                  f"  CASD loss first/last fifth {res['casd_first']:.2e}/{res['casd_last']:.2e}"
-                  f"  wall {res['total_s']:.0f} s", flush=True)
-        table[arm] = rows
-        last_dets[arm] = rows[-1]["dets"]
-    print("\narm       CorLoc (train)      mAP@0.5 (test)")
+          f"mining={cfg.mining} threads={cfg.threads} jobs={cfg.jobs} "
+          f"corloc on {cfg.n_corloc} train canvases, Adam 1e-3", flush=True)
+    data, (p_lo, p_hi) = make_data(cfg)
+    print(f"proposals per canvas: {p_lo}-{p_hi}; CorLoc of uniform random scores "
+          "%.3f +- %.3f" % random_corloc(data, cfg), flush=True)
+    arms = ("baseline", "iw", "iw_lw")
+    if cfg.time:
+        cfg.iters = cfg.time
+        for arm in arms:
+            run(arm, 0, data, cfg, evaluate=False)  # warm-up (allocator, caches)
+            t = run(arm, 0, data, cfg, evaluate=False)["train_s"]
+            print(f"{arm:8s} {t / cfg.time:.3f} s/iteration ({cfg.time} iterations, "
+                  f"1 process, {cfg.threads} thread(s))", flush=True)
+        return
+    jobs = [(arm, seed, cfg) for arm in arms for seed in range(cfg.seeds)]
+    t0 = time.perf_counter()
+    if cfg.jobs > 1:
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(cfg.jobs, initializer=_worker_init, initargs=(cfg,)) as pool:
+            results = pool.map(_worker, jobs, chunksize=1)
+    else:
+        results = []
+        for arm, seed, _ in jobs:
+            results.append(run(arm, seed, data, cfg))
+            _print_run(results[-1])
+    print(f"E1 wall time: {time.perf_counter() - t0:.0f} s", flush=True)
+    table = {arm: [r for r in results if r["arm"] == arm] for arm in arms}
+    print("\narm       CorLoc (train)   mAP@0.5 (test)   CorLoc MIL stream  CorLoc mean of branches")
     for arm, rows in table.items():
-        cl = np.array([r["corloc"] for r in rows])
-        ap = np.array([r["map"] for r in rows])
-        print(f"{arm:8s}  {cl.mean():.3f} +- {cl.std():.3f}    {ap.mean():.3f} +- {ap.std():.3f}")
-    plot(cfg.out, te_x, te_gt, last_dets)
+        cols = [np.array([r[k] for r in rows]) for k in ("corloc", "map", "corloc_mil",
+                                                          "corloc_refmean")]
+        print(f"{arm:8s}  " + "   ".join(f"{c.mean():.3f} +- {c.std():.3f}" for c in cols))
+    (_, _, _, _), (te_x, te_gt, _) = data
+    plot(cfg.out, te_x, te_gt, {arm: rows[-1]["dets"] for arm, rows in table.items()})
     print(f"plot: {cfg.out}")
 
 
