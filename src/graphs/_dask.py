@@ -254,7 +254,10 @@ def dask_multiview_graph_clustering(views, p, check_pipeline, check_metrics):
     for i, (X, met) in enumerate(zip(views, metrics)):
         blocks = client.compute(X.to_delayed()[:, 0].tolist())
         view_blocks.append(prepare_blocks(client, blocks, i, starts, met))
-    approximate = p["knn"] == "approximate" or (p["knn"] == "auto" and n > APPROXIMATE_THRESHOLD)
+    # approximate shards are pynndescent indexes (they must answer queries from other blocks),
+    # for knn="approximate" and knn="pynndescent" alike
+    approximate = p["knn"] in ("approximate", "pynndescent") or (
+        p["knn"] == "auto" and n > APPROXIMATE_THRESHOLD)
     seed = None
     if p["random_state"] is not None:
         seed = int(check_random_state(p["random_state"]).randint(np.iinfo(np.int32).max))
