@@ -121,19 +121,25 @@ def test_duplicates_and_isolated_points_still_get_k_distinct_neighbours():
     assert np.all(got[:300] < 300)
 
 
-def test_cosine_views_dense_and_sparse():
+def test_cosine_dense_view():
     X = np.abs(_clustered(3, 1500, 12)).astype(np.float64)
     k = 5
     Xn = X / np.linalg.norm(X, axis=1, keepdims=True)
     r, c = knn_union_edges([X], k, "cosine", knn="approximate", random_state=0)
     assert np.array_equal(r, np.repeat(np.arange(1500), k))
     assert _recall(Xn, c.reshape(-1, k), k) >= 0.98
-    # sparse cosine views take pynndescent and stay valid
+
+
+@pytest.mark.slow  # compiles pynndescent's sparse kernels (over a minute)
+def test_cosine_sparse_view_takes_pynndescent():
+    X = np.abs(_clustered(3, 1500, 12)).astype(np.float64)
+    k = 5
     S = sp.csr_matrix(np.where(X > 2.0, X, 0.0))
     r2, c2 = knn_union_edges([S], k, "cosine", knn="approximate", random_state=0)
     assert r2.size == 1500 * k and np.all(r2 != c2)
 
 
+@pytest.mark.slow  # compiles pynndescent (minutes on a busy machine)
 def test_pynndescent_choice_still_available():
     X = _clustered(4, 600, 4).astype(np.float64)
     r, c = knn_union_edges([X], 5, knn="pynndescent", random_state=0)
