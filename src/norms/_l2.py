@@ -631,13 +631,13 @@ def _gram_cheap(conv):
     return math.prod(grid) * conv.groups * min(a, b) ** 2 * max(a, b) <= _GRAM_CHEAP_FLOPS
 
 
-def _lanczos_lower(w, conv, budget, warm):
+def _lanczos_lower(w, conv, budget, warm, stop_at=None):
     """Warm-started Lanczos lower bound on the layer's own operator (see ``_l2_embed``)."""
     if budget <= 0:
         return 0.0
     from ._l2_embed import lanczos_lower, layer_operator
 
-    return lanczos_lower(layer_operator(w, conv), warm, max_matvec=budget)
+    return lanczos_lower(layer_operator(w, conv), warm, max_matvec=budget, stop_at=stop_at)
 
 
 def conv_l2(weight, geom, *, method="auto", n_iter=6, power_iter=100, groups=None):
@@ -771,7 +771,6 @@ def _conv_l2_unit(w, geom, method, n_iter, power_iter, groups):
     if method == "power":
         lower = _power_lower(w, conv, power_iter) * lo
         return NormResult(lower, lower, math.inf, False, "power")
-    lower = _lanczos_lower(w, conv, power_iter, warm) * lo
 
     # zeros mode: the circular embedding (exact strided circular norm, certified by Cholesky)
     # is usually the smaller; "auto" adds the Gram iteration only where it is cheap
@@ -788,6 +787,11 @@ def _conv_l2_unit(w, geom, method, n_iter, power_iter, groups):
     if method in ("auto", "holder"):
         candidates["holder"] = _holder_upper(w, conv)
     name = min(candidates, key=candidates.get)
+    from ._l2_embed import _STOP_GAP
+
+    # Lanczos stops once its Ritz value is within _STOP_GAP of the best upper bound
+    lower = _lanczos_lower(w, conv, power_iter, warm,
+                           stop_at=candidates[name] * (1 - _STOP_GAP)) * lo
     upper = max(candidates[name] * up, lower)
     return NormResult(upper, lower, upper, False, name)
 
