@@ -156,3 +156,108 @@ def test_lanczos_lower_is_a_rayleigh_quotient():
         s = lanczos_lower(Op(), None, max_matvec=steps)
         assert s <= sigma * (1 + 1e-12)
     assert s >= sigma * (1 - 1e-10)
+
+
+# ----------------------------------------------------------------------------------------
+# the pieces of the circular-embedding bound, each against an independent computation
+# ----------------------------------------------------------------------------------------
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from normgraph.norms._l2 import _circular_blocks  # noqa: E402
+from normgraph.norms._l2_embed import (  # noqa: E402
+    certified_block_max,
+    gram_blocks,
+    polyphase_kernel,
+)
+
+
+def random_zero_layer(seed):
+    rng = np.random.default_rng(seed)
+    D = int(rng.choice([1, 2, 3], p=[0.4, 0.45, 0.15]))
+    g = int(rng.integers(1, 3))
+    co, ci = g * int(rng.integers(1, 4)), g * int(rng.integers(1, 4))
+    k = tuple(int(v) for v in rng.integers(1, 5 if D < 3 else 3, D))
+    s = tuple(int(v) for v in rng.integers(1, 4, D))
+    d = tuple(int(v) for v in rng.integers(1, 3, D))
+    n = tuple(int(v) for v in rng.integers(3, 10 if D < 3 else 5, D))
+    pads = tuple((int(a), int(b)) for a, b in rng.integers(0, 4, (D, 2)))
+    n = tuple(max(nt, dt * (kt - 1) + 1) for nt, dt, kt in zip(n, d, k))
+    w0 = rng.standard_normal((co, ci // g) + k)
+    return normalize_conv_args(w0, n, stride=s, padding=pads, dilation=d, groups=g)
+
+
+@settings(max_examples=60)
+@given(st.integers(0, 10**6))
+def test_gram_blocks_are_the_squared_fft_blocks(seed):
+    """Gram blocks from the spatial channel correlation == P^H P / P P^H of the FFT blocks."""
+    w, geom = random_zero_layer(seed)
+    grid = embedding_grid(geom)
+    K, _ = polyphase_kernel(w, geom)
+    sub = tuple(N // s for N, s in zip(grid, geom.stride))
+    A, side = gram_blocks(K, sub, geom.groups)
+    # reference: the folded kernel's FFT (a different computation), then the products
+    P = _circular_blocks(w, grid, geom.stride, geom.dilation,
+                         tuple(-pl for pl, _ in geom.padding), geom.groups)
+    P = P.reshape((-1,) + P.shape[-2:])
+    PH = np.conj(np.swapaxes(P, -1, -2))
+    ref = PH @ P if side == "in" else P @ PH
+    assert ref.shape[-1] == min(P.shape[-2:])
+    np.testing.assert_allclose(A.numpy(), ref, atol=1e-10 * max(1.0, np.abs(ref).max()))
+
+
+@settings(max_examples=40)
+@given(st.integers(0, 10**6))
+def test_embedding_bound_is_the_dense_circular_norm(seed):
+    """The certified bound is within 1e-4 above the dense SVD of the strided circular layer
+    on the embedding grid, and above the dense SVD of the zero-padded layer itself."""
+    w, geom = random_zero_layer(seed)
+    grid = embedding_grid(geom)
+    ub, warm = embedding_upper(w, geom, 6)
+    pads = tuple((pl, d * (k - 1) - pl) if d * (k - 1) >= pl else None
+                 for (pl, _), d, k in zip(geom.padding, geom.dilation, geom.kernel_size))
+    zero = float(np.linalg.svd(conv_matrix(w, geom.input_shape, geom.stride, geom.padding,
+                                           geom.dilation, geom.groups).toarray(),
+                               compute_uv=False)[0])
+    assert zero <= ub * (1 + 1e-12)
+    if None not in pads and all(pl <= N for (pl, _), N in zip(pads, grid)):
+        # circular layer on the grid whose outputs start at -pl, one per stride step
+        T = conv_matrix(w, grid, geom.stride, pads, geom.dilation, geom.groups,
+                        padding_mode="circular").toarray()
+        circ = float(np.linalg.svd(T, compute_uv=False)[0])
+        assert circ * (1 - 1e-12) <= ub <= circ * (1 + 1e-4) + 1e-12
+
+
+@settings(max_examples=40)
+@given(st.integers(0, 10**6), st.integers(1, 40), st.integers(1, 12))
+def test_certified_block_max_bounds_every_block(seed, nb, c):
+    rng = np.random.default_rng(seed)
+    B = rng.standard_normal((nb, c, c)) + 1j * rng.standard_normal((nb, c, c))
+    if seed % 3 == 0 and c > 1:  # near ties between blocks and inside blocks
+        B[nb // 2] = B[0] * (1 + 1e-9)
+        B[:, :, 0] = B[:, :, 1]
+    A = np.conj(np.swapaxes(B, -1, -2)) @ B
+    exact = np.linalg.eigvalsh(A)[:, -1]
+    import torch
+
+    lam, i, v = certified_block_max(torch.from_numpy(A))
+    assert exact.max() <= lam <= exact.max() * (1 + 1e-4)
+    assert exact[i] >= exact.max() * (1 - 1e-6)
+    rq = np.real(np.conj(v) @ A[i] @ v) / np.real(np.conj(v) @ v)
+    assert rq >= exact[i] * (1 - 1e-6)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_float32_lanczos_lower_is_certified(seed):
+    """Lanczos in float32 (torch convs), final ratio in float64: never above the dense sigma_1."""
+    w, geom = random_zero_layer(1000 + seed)
+    op = TorchConvOperator(w, geom)
+    T = conv_matrix(w, geom.input_shape, geom.stride, geom.padding, geom.dilation,
+                    geom.groups).toarray()
+    sigma = float(np.linalg.svd(T, compute_uv=False)[0])
+    for steps in (1, 4, 60):
+        s = lanczos_lower(op, None, max_matvec=steps)
+        assert s <= sigma * (1 + 1e-12)
+    assert s >= sigma * (1 - 1e-4)
+    _, warm = embedding_upper(w, geom, 6)
+    assert lanczos_lower(op, warm, max_matvec=60) <= sigma * (1 + 1e-12)
