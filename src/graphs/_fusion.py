@@ -29,8 +29,9 @@ from normgraph._utils.numeric import max_abs
 from normgraph._utils.progress import progress
 from normgraph._utils.validation import check_array_param, check_bool, check_int, check_real
 
-from ._fusion_kernels import (consistency_term, fused_iteration, fused_iteration_parallel,
-                              fusion_setup_parallel, row_norms_and_dots, row_sums_parallel)
+from ._fusion_kernels import (bad_entries_per_row, consistency_term, fused_iteration,
+                              fused_iteration_parallel, fusion_setup_parallel,
+                              row_norms_and_dots, row_sums_parallel)
 from ._scaling import safe_scale
 
 __all__ = ["consistent_graph_fusion", "fusion_objective"]
@@ -51,11 +52,12 @@ def _check_weights_matrix(W, name="W"):
     n_views, n_edges = W.shape
     if n_views < 1 or n_edges < 1:
         raise ValueError(f"{name} must have at least one view and one edge, got shape {W.shape}")
-    if not np.isfinite(W).all():
-        bad = int(np.flatnonzero(~np.isfinite(W).all(axis=1))[0])
+    nonfinite, negative = bad_entries_per_row(W)  # one parallel pass, no temporaries
+    if nonfinite.any():
+        bad = int(np.flatnonzero(nonfinite)[0])
         raise ValueError(f"{name} contains NaN or infinite weights (view {bad})")
-    if (W < 0).any():
-        bad = int(np.flatnonzero((W < 0).any(axis=1))[0])
+    if negative.any():
+        bad = int(np.flatnonzero(negative)[0])
         raise ValueError(f"{name} must be nonnegative: view {bad} has negative edge weights")
     return W
 

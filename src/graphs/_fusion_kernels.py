@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit, prange
 
 __all__ = ["fused_iteration", "fused_iteration_parallel", "fusion_setup_parallel",
-           "row_sums_parallel", "consistency_term", "row_norms_and_dots"]
+           "row_sums_parallel", "bad_entries_per_row", "consistency_term", "row_norms_and_dots"]
 
 
 @njit(cache=True, nogil=True)
@@ -341,3 +341,34 @@ def fusion_setup_parallel(W, scales, W_out, coef, alpha, w, S, sq_norms,
     for i in range(V):
         total += w[i] * t1[i]
     return total
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def bad_entries_per_row(W):  # pragma: no cover - compiled
+    """Per row of a (V, m) array: ``(number of NaN/inf entries, number of negative entries)``.
+
+    One parallel pass without temporaries (the validation of the solver's input).
+    """
+    V, m = W.shape
+    n_chunks = (m + _CHUNK - 1) // _CHUNK
+    part = np.zeros((n_chunks, 2, V), dtype=np.int64)
+    for c in prange(n_chunks):
+        lo = c * _CHUNK
+        hi = min(m, lo + _CHUNK)
+        for i in range(V):
+            nonfinite = 0
+            negative = 0
+            for e in range(lo, hi):
+                x = W[i, e]
+                if not np.isfinite(x):
+                    nonfinite += 1
+                elif x < 0:
+                    negative += 1
+            part[c, 0, i] = nonfinite
+            part[c, 1, i] = negative
+    counts = np.zeros((2, V), dtype=np.int64)
+    for c in range(n_chunks):
+        for i in range(V):
+            counts[0, i] += part[c, 0, i]
+            counts[1, i] += part[c, 1, i]
+    return counts[0], counts[1]
