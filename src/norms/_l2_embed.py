@@ -15,23 +15,36 @@ with the stride kept). The strided circular layer is exactly block-diagonalised 
 polyphase decomposition of its input followed by the FFT (Sedghi, Gupta & Long, ICLR 2019;
 the spec's polyphase extension): ``||T_circ,N||_2 = max_w sigma_1(P(w))``.
 
-Each block ``A(w) = P(w)^H P(w)`` (smaller side) is certified below a target ``lam`` by a
-Cholesky factorisation of ``lam I - A(w)``: it succeeds (up to rounding, covered by a
-relative slack of ``1e-8``) iff ``lam > lambda_max(A(w))``. Targets start just above a
-batched power estimate of the largest block eigenvalue and grow geometrically; blocks that
-no target up to 5 % certifies get the frequency-domain Gram iteration bound (Delattre et al.,
-ICML 2023) instead. The result is an upper bound of the circular norm at most about 0.2 %
-above it (when the first target certifies), hence of the zero-padded norm.
+The Gram blocks ``A(w) = P(w)^H P(w)`` (or ``P P^H``, the side with fewer channels) are
+not formed frequency by frequency: the Gram operator of a circular convolution is a
+circular convolution whose kernel is the channel correlation ``G_u = sum K_a^T K_{a+u}`` of
+the polyphase kernel (one matrix product over all tap pairs, independent of the grid; the
+spatial Gram of Delattre et al. 2024 at its first step), so the blocks are one real FFT of
+``G`` folded onto the grid. Each block is certified below a target ``lam`` by a Cholesky
+factorisation of ``lam I - A(w)``: it succeeds (up to rounding, covered by a relative
+slack of ``1e-8``) iff ``lam > lambda_max(A(w))``. The target is ``1 + 1e-5`` times the
+largest top Ritz value (batched Lanczos) of the blocks a power estimate ranks highest;
+blocks that fail raise it (see :func:`certified_block_max`), and any block no target
+certifies gets the frequency-domain Gram iteration bound (Delattre et al., ICML 2023). The
+result is certified and within about ``1e-5`` of the circular norm.
+
+How far above the zero-padded norm the circular norm lies depends on the input size: at
+``n = 56`` it was 0.15 % on ResNet-18's random layers, at ``n = 7`` about 2.5 % (the
+circular grid samples the symbol at its worst frequency; the finite operator cannot
+concentrate on one frequency). Other grids ``N`` (each a valid bound) do not close that
+gap: on such a layer grids 8..18 gave bounds within 0.2 % of each other.
 
 Lower bound: Lanczos on ``T^T T``, warm-started
 -----------------------------------------------
 The top singular vector of the worst frequency block gives a plane wave on the ``N``-grid;
 restricted to ``[0, n)`` it is an input of the zero-padded layer whose Rayleigh quotient is
 already close to ``sigma_1``. It starts a Lanczos iteration (full reorthogonalisation, the tridiagonal
-problem solved by ``scipy.linalg.eigh_tridiagonal``) on ``T^T T`` applied through the layer's own forward and adjoint. The reported lower bound is
-``||T x|| / ||x||`` recomputed for the explicit vectors ``x`` (warm start and Ritz vector):
-the square root of a Rayleigh quotient of ``T^T T``, hence ``<= sigma_1`` whatever the
-convergence of the eigensolver.
+problem solved by ``scipy.linalg.eigh_tridiagonal``) on ``T^T T`` applied through the
+layer's own forward and adjoint (torch's conv kernels, in float32 for the iteration). It
+stops once the Ritz value is within 0.25 % of the upper bound, or stalls. The reported
+lower bound is ``||T x|| / ||x||`` recomputed in float64 for the explicit Ritz vector
+``x``: the square root of a Rayleigh quotient of ``T^T T``, hence ``<= sigma_1`` whatever
+the precision or the convergence of the eigensolver.
 """
 
 from __future__ import annotations
