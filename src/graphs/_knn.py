@@ -275,7 +275,9 @@ def knn_union_edges(views, n_neighbors, metric="sqeuclidean", *, knn="auto", ran
     -----
     When duplicate samples tie at distance 0, which of them counts as "the node itself" is
     ambiguous; the farthest of the k + 1 is then dropped, so every node gets exactly k
-    neighbours per feature view. Distance ties are otherwise broken by the neighbour search.
+    neighbours per feature view. Distance ties are otherwise broken by the neighbour search:
+    the approximate search orders candidates by (distance, index), so of two equally near
+    nodes the smaller index wins; scikit-learn's exact search has no documented tie order.
 
     Examples
     --------
