@@ -20,7 +20,8 @@ random-projection trees + NN-descent, deterministic on any number of threads), `
 (defaults, every core, unseeded), ``pynndescent-tuned`` (n_neighbors=25, the first 11 kept),
 ``hnswlib`` (M=16, ef_construction=100, ef=50, 2 threads), ``faiss-hnsw`` (M=32,
 efConstruction=40, efSearch=64), ``faiss-ivf`` (IVF-Flat, 4 sqrt(n) lists, nprobe=16),
-``exact-kdtree``, ``exact-gemm``. Missing peer packages are reported and skipped.
+``exact-kdtree``, ``exact-gemm``. Missing peer packages are reported and skipped (faiss-cpu
+comes with the ``test`` extra; hnswlib compiles from source: ``pip install hnswlib``).
 
 Reproduce (timed runs hold the shared benchmark lock)::
 
