@@ -279,7 +279,7 @@ random_state, verbose
 
     stages = progress(total=4, verbose=verbose, desc="MultiViewGraphClusterer")
     stages.set_postfix(stage="kNN")
-    # The raw random_state: None lets approximate neighbours run on every core.
+    # The raw random_state: the kNN stage draws its own seed from it (None: a fresh one).
     rows, cols = union_edges(views, k, metrics, knn=knn, random_state=random_state,
                              verbose=verbose)
     index_dtype = _index_dtype(n, rows.shape[0])
@@ -399,9 +399,11 @@ class MultiViewGraphClusterer(ClusterMixin, BaseEstimator):
     final_knn : bool, default=True
         Keep the ``n_neighbors`` largest entries per row of the unified graph before
         symmetrising (as the original); ``False`` only symmetrises ``(S + S^T) / 2``.
-    knn : {"auto", "exact", "approximate"}, default="auto"
-        Neighbour search for feature views: exact (scikit-learn), approximate (pynndescent), or
-        approximate above 50,000 samples.
+    knn : {"auto", "exact", "approximate", "pynndescent"}, default="auto"
+        Neighbour search for feature views: exact (scikit-learn); approximate (random-projection
+        trees + NN-descent on every core, the same lists for any thread count; sparse views use
+        pynndescent); pynndescent's NN-descent; or, with ``"auto"``, approximate above 50,000
+        samples.
     eigen_solver : {"auto", "arpack", "lobpcg", "dense"}, default="auto"
         Eigensolver of the spectral step (``"auto"``: ARPACK, or LOBPCG with an algebraic
         multigrid preconditioner for large graphs).
@@ -424,8 +426,9 @@ class MultiViewGraphClusterer(ClusterMixin, BaseEstimator):
         array is freed as soon as the next stage no longer needs it. The labels, graph,
         coefficients and objective do not depend on this option.
     random_state : int, RandomState instance or None, default=None
-        Seeds approximate neighbours, the eigensolver and k-means. With None, approximate
-        neighbour search runs on every core (seeded NN-descent is single-threaded).
+        Seeds approximate neighbours, the eigensolver and k-means: the same seed gives the
+        same labels and coefficients whatever the number of threads (``knn="pynndescent"``
+        excepted, which runs single-threaded when seeded).
     verbose : bool, default=False
         Show progress over the pipeline stages and the solver's iterations.
 
