@@ -666,5 +666,9 @@ def test_precomputed_views_at_extreme_magnitudes(metric, scale):
     ref = multiview_graph_clustering(views, 3, **kwargs)
     got = multiview_graph_clustering([sp.csr_matrix(v * scale) for v in views], 3, **kwargs)
     np.testing.assert_array_equal(got.labels, ref.labels)
-    np.testing.assert_allclose(got.view_coef, ref.view_coef, rtol=1e-9)
+    # v * 1e300 is the scaled view only to rounding (1e300 is not a power of two), and here
+    # the coefficients sit within 1e-6 of uniform: their QP turns a 1-ulp change of the views
+    # into up to ~4e-9 (measured with random 1-ulp perturbations, before and after the
+    # two-core solver). 1e-7 is that conditioning with margin, far below a scaling error.
+    np.testing.assert_allclose(got.view_coef, ref.view_coef, rtol=1e-7)
     assert adjusted_rand(Y, got.labels) == 1.0
