@@ -173,6 +173,20 @@ def _fused_range(W, A_old, S_old, A_new, S_new, alpha, coef, dw, gamma, r_diag, 
 
 
 @njit(cache=True, nogil=True)
+def _symmetrize_and_weigh(G, w, t1):  # pragma: no cover - compiled
+    """Mirror the lower triangle of ``G`` into the upper; return ``sum_i w_i t1_i`` (the
+    consistency term), the common end of the serial and parallel fused iterations."""
+    V = G.shape[0]
+    for i in range(V):
+        for j in range(i):
+            G[j, i] = G[i, j]
+    total = 0.0
+    for i in range(V):
+        total += w[i] * t1[i]
+    return total
+
+
+@njit(cache=True, nogil=True)
 def fused_iteration(W, A_old, S_old, A_new, S_new, alpha, w, coef, dw, gamma, r_diag, q_diag,
                     wa, inv_rho, dca_iter, update_s, G, sq_norms, dots):  # pragma: no cover - compiled
     """One streaming pass over the edges doing the objective, S-, A- and E-steps of an iteration.
@@ -204,13 +218,7 @@ def fused_iteration(W, A_old, S_old, A_new, S_new, alpha, w, coef, dw, gamma, r_
     dots[:] = 0.0
     _fused_range(W, A_old, S_old, A_new, S_new, alpha, coef, dw, gamma, r_diag, q_diag, wa,
                  inv_rho, dca_iter, update_s, 0, m, t1, G, sq_norms, dots)
-    for i in range(V):
-        for j in range(i):
-            G[j, i] = G[i, j]
-    total = 0.0
-    for i in range(V):
-        total += w[i] * t1[i]
-    return total
+    return _symmetrize_and_weigh(G, w, t1)
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -246,13 +254,7 @@ def fused_iteration_parallel(W, A_old, S_old, A_new, S_new, alpha, w, coef, dw, 
             dots[i] += part_dd[c, i]
             for j in range(i + 1):
                 G[i, j] += part_G[c, i, j]
-    for i in range(V):
-        for j in range(i):
-            G[j, i] = G[i, j]
-    total = 0.0
-    for i in range(V):
-        total += w[i] * t1[i]
-    return total
+    return _symmetrize_and_weigh(G, w, t1)
 
 
 @njit(cache=True, nogil=True, parallel=True)
