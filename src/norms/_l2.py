@@ -661,7 +661,7 @@ def conv_l2(weight, geom, *, method="auto", n_iter=6, power_iter=100, groups=Non
         Gram iterations (the spatial Gram iteration uses ``min(n_iter, 4)``).
     power_iter : int, default=100
         Operator applications for the lower bound: power iterations for ``"power"``,
-        Lanczos steps otherwise (at most 60 used); 0 gives ``lower = 0``.
+        Lanczos basis vectors otherwise (at most 60 kept); 0 gives ``lower = 0``.
     groups : int, optional
         Only with ``geom=None``.
 

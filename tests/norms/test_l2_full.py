@@ -261,3 +261,55 @@ def test_float32_lanczos_lower_is_certified(seed):
     assert s >= sigma * (1 - 1e-4)
     _, warm = embedding_upper(w, geom, 6)
     assert lanczos_lower(op, warm, max_matvec=60) <= sigma * (1 + 1e-12)
+
+
+@settings(max_examples=40)
+@given(st.integers(0, 10**6))
+def test_unique_blocks_keep_every_spectrum(seed):
+    """Every Gram block skipped by ``unique_blocks`` has the spectrum of a kept one, so the
+    maximum over the kept blocks is the maximum over all (eigenvalues by numpy's eigvalsh)."""
+    from normgraph.norms._l2_embed import unique_blocks
+
+    w, geom = random_zero_layer(seed)
+    grid = embedding_grid(geom)
+    K, _ = polyphase_kernel(w, geom)
+    sub = tuple(N // s for N, s in zip(grid, geom.stride))
+    A, _ = gram_blocks(K, sub, geom.groups)
+    ev = np.linalg.eigvalsh(A.numpy())
+    keep = unique_blocks(sub, K.shape[2:], geom.groups).numpy()
+    assert len(set(keep.tolist())) == len(keep) and keep.max() < len(ev)
+    tol = 1e-10 * max(1.0, float(np.abs(ev).max()))
+    for i in range(len(ev)):  # each block's whole spectrum appears among the kept blocks
+        assert np.abs(ev[keep] - ev[i]).max(axis=1).min() <= tol, (seed, i)
+
+
+def test_unique_blocks_of_a_1x1_conv_and_of_conjugate_lines():
+    from normgraph.norms._l2_embed import unique_blocks
+
+    assert unique_blocks((6, 6), (1, 1), 3).tolist() == [0, 1, 2]  # one per group
+    # rfft of a 4x4 grid: 4 x 3 stored; on the lines f2 = 0 and f2 = 2, f1 = 3 mirrors f1 = 1
+    kept = set(unique_blocks((4, 4), (3, 3), 1).tolist())
+    assert kept == set(range(12)) - {3 * 3 + 0, 3 * 3 + 2}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_batched_gram32_and_stacked_warm_starts(seed):
+    """``gram32`` on a batch equals T^T T of the dense matrix row by row, and a stacked warm
+    start (several frequency vectors) still gives a certified, tight lower bound."""
+    import torch
+
+    w, geom = random_zero_layer(2000 + seed)
+    op = TorchConvOperator(w, geom)
+    T = conv_matrix(w, geom.input_shape, geom.stride, geom.padding, geom.dilation,
+                    geom.groups).toarray()
+    X = np.random.default_rng(seed).standard_normal((3, T.shape[1]))
+    got = op.gram32(torch.from_numpy(X.astype(np.float32))).double().numpy()
+    ref = X @ T.T @ T
+    np.testing.assert_allclose(got, ref, atol=1e-4 * max(1.0, np.abs(ref).max()))
+    sigma = float(np.linalg.svd(T, compute_uv=False)[0])
+    _, warm = embedding_upper(w, geom, 6)
+    rng = np.random.default_rng(seed)
+    stack = np.stack([warm[0], rng.standard_normal(warm.shape[1:]) + 0j])
+    s = lanczos_lower(op, stack, max_matvec=60)
+    assert s <= sigma * (1 + 1e-12)
+    assert s >= sigma * (1 - 1e-4)
