@@ -229,7 +229,8 @@ def _fill_missing(ind, dst, X, seed, lab):
 def _reverse_lists(ind, dst, isnew, max_reverse, lab):
     """Per node q the (at most ``max_reverse``) nodes p with q in p's list, nearest first.
 
-    Returns CSR arrays (ptr, src, flag): flag tells whether q is new in p's list.
+    Returns CSR arrays (ptr, src, n_new): the p in whose list q is new come first (nearest
+    first), ``n_new[q]`` of them, then the others (nearest first).
     """
     n, k = ind.shape
     count = np.zeros(n + 1, dtype=np.int64)
@@ -255,26 +256,29 @@ def _reverse_lists(ind, dst, isnew, max_reverse, lab):
     for q in range(n):
         ptr[q + 1] = ptr[q] + min(full_ptr[q + 1] - full_ptr[q], max_reverse)
     src = np.empty(ptr[n], dtype=ind.dtype)
-    flag = np.empty(ptr[n], dtype=np.bool_)
-    _select_reverse(full_ptr, full_src, full_d, full_new, ptr, src, flag, lab)
-    return ptr, src, flag
+    n_new = np.empty(n, dtype=np.int64)
+    _select_reverse(full_ptr, full_src, full_d, full_new, ptr, src, n_new, lab)
+    return ptr, src, n_new
 
 
 @njit(cache=True, parallel=True)
-def _select_reverse(full_ptr, full_src, full_d, full_new, ptr, src, flag, lab):
-    """Keep, per node, the reverse entries smallest in (distance, index) (insertion sort)."""
+def _select_reverse(full_ptr, full_src, full_d, full_new, ptr, src, n_new, lab):
+    """Keep, per node, the reverse entries smallest in (distance, index) (insertion sort);
+    write the new ones first, then the others, each part nearest first."""
     n = ptr.shape[0] - 1
     for q in prange(n):
         lo = full_ptr[q]
         hi = full_ptr[q + 1]
         m = ptr[q + 1] - ptr[q]
         o = ptr[q]
+        n_new[q] = 0
         if m == 0:
             continue
         filled = 0
         for e in range(lo, hi):
             d = full_d[e]
             j = full_src[e]
+            nw = full_new[e]  # read before the shift below, which may overwrite entry e
             if filled == m and not _less(d, j, full_d[lo + m - 1], full_src[lo + m - 1], lab):
                 continue
             # insertion into the sorted prefix full_*[lo:lo+filled] (reused as scratch)
@@ -284,22 +288,29 @@ def _select_reverse(full_ptr, full_src, full_d, full_new, ptr, src, flag, lab):
                 full_src[lo + pos] = full_src[lo + pos - 1]
                 full_new[lo + pos] = full_new[lo + pos - 1]
                 pos -= 1
-            nw = full_new[e]
             full_d[lo + pos] = d
             full_src[lo + pos] = j
             full_new[lo + pos] = nw
             if filled < m:
                 filled += 1
+        a = o
         for i in range(m):
-            src[o + i] = full_src[lo + i]
-            flag[o + i] = full_new[lo + i]
+            if full_new[lo + i]:
+                src[a] = full_src[lo + i]
+                a += 1
+        n_new[q] = a - o
+        for i in range(m):
+            if not full_new[lo + i]:
+                src[a] = full_src[lo + i]
+                a += 1
 
 
 @njit(cache=True, inline="always")
-def _table_insert(table, used, n_used, key):
-    """Insert key into the open-addressing set; returns (inserted, n_used)."""
+def _table_insert(table, used, n_used, key, shift):
+    """Insert key into the open-addressing set (Fibonacci hashing, linear probing; the table
+    has 2**(64 - shift) slots); returns (inserted, n_used)."""
     mask = table.shape[0] - 1
-    h = np.int64(_mix(np.uint64(key)) & np.uint64(mask))
+    h = np.int64((np.uint64(key) * _GOLDEN) >> np.uint64(shift))
     while True:
         v = table[h]
         if v == key:
@@ -312,14 +323,27 @@ def _table_insert(table, used, n_used, key):
 
 
 @njit(cache=True, parallel=True)
-def _descent_round(X, ind, dst, isnew, rptr, rsrc, rflag, nind, ndst, nnew, table_size,
-                   lab):
-    """One Jacobi NN-descent sweep; returns the number of list entries that changed."""
+def _descent_round(X, ind, dst, isnew, rptr, rsrc, rnew, nind, ndst, nnew, table_size, lab):
+    """One Jacobi NN-descent sweep; returns the number of list entries that changed.
+
+    Node p's candidates are the neighbours w (forward and reverse) of its neighbours u where
+    the edge p-u or the edge u-w is new (entered a list last round): all of u's neighbours
+    through a new edge p-u, only u's new ones through an old one (u's new reverse entries
+    come first in its reverse list, so the old ones are not even read). The distinct
+    candidates are gathered first, then their distances computed in one loop, then offered
+    to p's list; a list keeps the smallest candidates whatever order they come in.
+    """
     n, k = ind.shape
     changed = np.zeros(_CHUNKS, dtype=np.int64)
+    limit = table_size // 2
+    shift = 64
+    while (1 << (64 - shift)) < table_size:
+        shift -= 1
     for c in prange(_CHUNKS):
-        table = np.full(table_size, -1, dtype=np.int64)
-        used = np.empty(table_size, dtype=np.int64)
+        table = np.full(table_size, -1, dtype=ind.dtype)
+        used = np.empty(table_size, dtype=np.int32)
+        cand = np.empty(table_size, dtype=ind.dtype)
+        cdst = np.empty(table_size, dtype=dst.dtype)
         lo = c * n // _CHUNKS
         hi = (c + 1) * n // _CHUNKS
         for p in range(lo, hi):
@@ -327,44 +351,57 @@ def _descent_round(X, ind, dst, isnew, rptr, rsrc, rflag, nind, ndst, nnew, tabl
                 nind[p, s] = ind[p, s]
                 ndst[p, s] = dst[p, s]
             n_used = 0
-            ok, n_used = _table_insert(table, used, n_used, p)
+            ok, n_used = _table_insert(table, used, n_used, p, shift)
             for s in range(k):
                 if ind[p, s] >= 0:
-                    ok, n_used = _table_insert(table, used, n_used, ind[p, s])
-            # neighbours u of p: forward (slots) then reverse entries
-            n_fwd = k
-            n_all = k + (rptr[p + 1] - rptr[p])
-            for a in range(n_all):
-                if a < n_fwd:
+                    ok, n_used = _table_insert(table, used, n_used, ind[p, s], shift)
+            n_cand = 0
+            # neighbours u of p: forward (slots) then reverse entries (new ones first)
+            n_rev = rptr[p + 1] - rptr[p]
+            for a in range(k + n_rev):
+                if n_used >= limit:
+                    break
+                if a < k:
                     u = ind[p, a]
                     fu = isnew[p, a]
                 else:
-                    e = rptr[p] + a - n_fwd
-                    u = rsrc[e]
-                    fu = rflag[e]
+                    u = rsrc[rptr[p] + a - k]
+                    fu = a - k < rnew[p]
                 if u < 0:
                     continue
-                m_all = k + (rptr[u + 1] - rptr[u])
-                for b in range(m_all):
-                    if b < k:
+                if fu:
+                    for b in range(k):
                         w = ind[u, b]
-                        fw = isnew[u, b]
-                    else:
-                        e2 = rptr[u] + b - k
-                        w = rsrc[e2]
-                        fw = rflag[e2]
-                    if w < 0 or not (fu or fw):
-                        continue
-                    if n_used >= table_size // 2:
-                        break
-                    ok, n_used = _table_insert(table, used, n_used, w)
-                    if not ok:
-                        continue
-                    d = _sqdist(X, p, w)
-                    if _less(d, w, ndst[p, 0], nind[p, 0], lab):
-                        _heap_replace_root(nind, ndst, p, w, d, lab)
+                        if w >= 0:
+                            ok, n_used = _table_insert(table, used, n_used, w, shift)
+                            if ok:
+                                cand[n_cand] = w
+                                n_cand += 1
+                    for e in range(rptr[u], rptr[u + 1]):
+                        ok, n_used = _table_insert(table, used, n_used, rsrc[e], shift)
+                        if ok:
+                            cand[n_cand] = rsrc[e]
+                            n_cand += 1
+                else:
+                    for b in range(k):
+                        if isnew[u, b]:
+                            ok, n_used = _table_insert(table, used, n_used, ind[u, b], shift)
+                            if ok:
+                                cand[n_cand] = ind[u, b]
+                                n_cand += 1
+                    for e in range(rptr[u], rptr[u] + rnew[u]):
+                        ok, n_used = _table_insert(table, used, n_used, rsrc[e], shift)
+                        if ok:
+                            cand[n_cand] = rsrc[e]
+                            n_cand += 1
             for i in range(n_used):
                 table[used[i]] = -1
+            for i in range(n_cand):
+                cdst[i] = _sqdist(X, p, cand[i])
+            for i in range(n_cand):
+                w = cand[i]
+                if _less(cdst[i], w, ndst[p, 0], nind[p, 0], lab):
+                    _heap_replace_root(nind, ndst, p, w, cdst[i], lab)
             cnt = 0
             for s in range(k):
                 j = nind[p, s]
@@ -478,10 +515,10 @@ def descent_neighbors(X, k, *, seed=0, n_trees=None, leaf_size=None, max_rounds=
     ndst = np.empty_like(dst)
     nnew = np.empty_like(isnew)
     for _ in range(max_rounds):
-        rptr, rsrc, rflag = _reverse_lists(ind, dst, isnew, max_reverse, lab)
-        changed = _descent_round(Xw, ind, dst, isnew, rptr, rsrc, rflag, nind, ndst, nnew,
+        rptr, rsrc, rnew = _reverse_lists(ind, dst, isnew, max_reverse, lab)
+        changed = _descent_round(Xw, ind, dst, isnew, rptr, rsrc, rnew, nind, ndst, nnew,
                                  table_size, lab)
-        del rptr, rsrc, rflag
+        del rptr, rsrc, rnew
         ind, nind = nind, ind
         dst, ndst = ndst, dst
         isnew, nnew = nnew, isnew

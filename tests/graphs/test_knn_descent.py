@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from normgraph.graphs import knn_union_edges
 from normgraph.graphs._knn import view_neighbors
-from normgraph.graphs._knn_descent import descent_neighbors
+from normgraph.graphs._knn_descent import _descent_round, _reverse_lists, descent_neighbors
 
 
 def _brute_force(X, k):
@@ -75,6 +75,70 @@ def test_default_path_recall_on_a_mixture():
     rows, cols = view_neighbors(X.astype(np.float64), k, knn="approximate", random_state=rng)
     assert np.array_equal(rows, np.repeat(np.arange(4000), k))
     assert _recall(X, cols.reshape(-1, k), k) >= 0.98
+
+
+def _reference_round(X, ind, isnew, max_reverse):
+    """One NN-descent round written from its definition (float64; exact on integer data).
+
+    Node p's neighbours are its list (edge flag: new in p's list) and its reverse list, the
+    ``max_reverse`` nearest p' with p in the list of p' (flag: new in the list of p'). Its
+    candidates are the neighbours w of its neighbours u with p-u or u-w flagged; its new list
+    is the k smallest of old list + candidates in (distance, index) order.
+    """
+    n, k = ind.shape
+    X = np.asarray(X, dtype=np.float64)
+
+    def dist(a, b):
+        return float(((X[a] - X[b]) ** 2).sum())
+
+    reverse = [[] for _ in range(n)]
+    for p in range(n):
+        for s in range(k):
+            reverse[ind[p, s]].append((dist(p, ind[p, s]), p, bool(isnew[p, s])))
+    nbrs = [[(int(ind[p, s]), bool(isnew[p, s])) for s in range(k)]
+            + [(q, flag) for _, q, flag in sorted(reverse[p])[:max_reverse]] for p in range(n)]
+    lists = []
+    for p in range(n):
+        cands = {int(j) for j in ind[p]}
+        for u, fu in nbrs[p]:
+            cands.update(w for w, fw in nbrs[u] if (fu or fw) and w != p)
+        lists.append(sorted(cands, key=lambda w: (dist(p, w), w))[:k])
+    return lists
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(12, 80), k=st.integers(1, 6),
+       max_reverse=st.integers(1, 8), levels=st.integers(2, 5), p_new=st.floats(0.0, 1.0))
+def test_one_round_matches_its_definition(seed, n, k, max_reverse, levels, p_new):
+    # Random lists (old and new entries mixed) on integer points, so squared distances are
+    # exact in float32 and ties are frequent: the round must find exactly the k smallest of
+    # list + neighbours of neighbours, with the new/old rule and the capped reverse lists.
+    rng = np.random.default_rng(seed)
+    X = rng.integers(0, levels, size=(n, 3)).astype(np.float32)
+    ind = np.empty((n, k), dtype=np.int32)
+    dst = np.empty((n, k), dtype=np.float32)
+    for p in range(n):
+        others = rng.choice(np.delete(np.arange(n), p), k, replace=False)
+        d = ((X[others] - X[p]) ** 2).sum(1)
+        order = np.lexsort((others, d))[::-1]  # decreasing (distance, index): a max-heap
+        ind[p] = others[order]
+        dst[p] = d[order]
+    isnew = rng.random((n, k)) < p_new
+    lab = np.arange(n, dtype=np.int32)
+    rptr, rsrc, rnew = _reverse_lists(ind, dst, isnew, max_reverse, lab)
+    nind, ndst, nnew = np.empty_like(ind), np.empty_like(dst), np.empty_like(isnew)
+    table_size = 1 << int(2 * ((k + max_reverse) ** 2 + k + 1)).bit_length()
+    changed = _descent_round(X, ind, dst, isnew, rptr, rsrc, rnew, nind, ndst, nnew,
+                             table_size, lab)
+    expected = _reference_round(X, ind, isnew, max_reverse)
+    n_changed = 0
+    for p in range(n):
+        assert sorted(nind[p].tolist()) == sorted(expected[p])
+        np.testing.assert_array_equal(ndst[p], ((X[nind[p]] - X[p]) ** 2).sum(1))
+        entered = ~np.isin(nind[p], ind[p])
+        np.testing.assert_array_equal(nnew[p], entered)
+        n_changed += int(entered.sum())
+    assert changed == n_changed
 
 
 @pytest.fixture
