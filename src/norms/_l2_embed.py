@@ -19,8 +19,8 @@ The Gram blocks ``A(w) = P(w)^H P(w)`` (or ``P P^H``, the side with fewer channe
 not formed frequency by frequency: the Gram operator of a circular convolution is a
 circular convolution whose kernel is the channel correlation ``G_u = sum K_a^T K_{a+u}`` of
 the polyphase kernel (one matrix product over all tap pairs, independent of the grid; the
-spatial Gram of Delattre et al. 2024 at its first step), so the blocks are one real FFT of
-``G`` folded onto the grid. Each block is certified below a target ``lam`` by a Cholesky
+spatial Gram of Delattre et al. 2024 at its first step), so the blocks are the DFT of ``G``
+on the grid, evaluated at the needed frequencies by one real matrix product. Each block is certified below a target ``lam`` by a Cholesky
 factorisation of ``lam I - A(w)``: it succeeds (up to rounding, covered by a relative
 slack of ``1e-8``) iff ``lam > lambda_max(A(w))``. The target is ``1 + 5e-5`` times the
 largest top Ritz value (batched Lanczos) of the blocks a short batched Lanczos run ranks
@@ -44,8 +44,8 @@ already close to ``sigma_1``. Its real and imaginary parts start a block Lanczos
 (full reorthogonalisation, Rayleigh-Ritz on the kept basis) on ``T^T T`` applied through
 the layer's own forward and adjoint (torch's conv kernels on a batch of vectors, in float32
 for the iteration). It stops once the Ritz value is within 0.25 % of the upper bound, or
-gains less than 1e-5 (or less than 2 % of its distance to that target, at most 2e-4) over three block
-steps, or after 60 basis vectors. The reported
+gains less than 1e-5 (or less than 2 % of its distance to that target, at most 2e-4) over
+three block steps, or after 60 basis vectors. The reported
 lower bound is ``||T x|| / ||x||`` recomputed in float64 for the explicit Ritz vector
 ``x``: the square root of a Rayleigh quotient of ``T^T T``, hence ``<= sigma_1`` whatever
 the precision or the convergence of the eigensolver.
