@@ -271,9 +271,12 @@ def bench_l2_224(args):
     torch.manual_seed(args.seed)  # the random weights, so that reruns measure the same layers
     r18 = torchvision.models.resnet18(weights=None).eval()
     layer_norms(torch.nn.Conv2d(4, 4, 3, padding=1), (4, 9, 9), p=(2,))  # imports, caches
-    t0 = time.perf_counter()
+    import os
+
+    load0 = os.getloadavg()[0]
+    t0, c0 = time.perf_counter(), time.process_time()
     table = layer_norms(r18, (3, 224, 224), p=(2,), include=("conv",))
-    total = time.perf_counter() - t0
+    total, cpu = time.perf_counter() - t0, time.process_time() - c0
     shapes = {r["name"]: r["input_shape"] for r in table}
     mods = dict(r18.named_modules())
     rows = []
@@ -294,11 +297,10 @@ def bench_l2_224(args):
                     100 * (sf - lo) / sf]
         rows.append(tuple(row))
     print()
-    import os
-
     print(f"ResNet-18 (random weights, torch seed {args.seed}) certified l2 intervals at 224x224: "
-          f"{total:.1f} s in all (layer_norms(..., p=2, include=('conv',)), torch threads "
-          f"{torch.get_num_threads()}; load average {os.getloadavg()[0]:.1f} at the end)")
+          f"{total:.1f} s wall, {cpu:.1f} s CPU (process, all threads) in all "
+          f"(layer_norms(..., p=2, include=('conv',)), torch threads {torch.get_num_threads()}; "
+          f"load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end)")
     cols = ["layer", "lower", "upper", "width %", "method", "time (s)"]
     if args.l2_peers:
         cols += ["power500", "power (s)", "power/ours", "width % vs our upper", "FFT+SVD",
