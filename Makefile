@@ -21,12 +21,18 @@ $(VENV)/.test-installed: pyproject.toml | $(PY)
 demo: $(VENV)/.core-installed
 	$(VENV)/bin/normgraph demo
 
+# The suite runs on TEST_WORKERS processes (pytest-xdist); each test module stays on one process
+# so its module fixtures (a Dask LocalCluster, fitted models) are built once. TEST_WORKERS=0
+# runs everything in this process.
+TEST_WORKERS ?= 2
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadscope)
+
 test: $(VENV)/.test-installed
-	$(PY) -m pytest
+	$(PY) -m pytest $(XDIST)
 
 # Everything but the slow real-data reproductions.
 test-fast: $(VENV)/.test-installed
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest $(XDIST) -m "not slow"
 
 # Benchmark peer that cannot be a declared dependency (it pins an unbuildable matplotlib).
 peers: $(VENV)/.test-installed
