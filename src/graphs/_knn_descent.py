@@ -322,6 +322,16 @@ def _table_insert(table, used, n_used, key, shift):
         h = (h + 1) & mask
 
 
+@njit(cache=True, inline="always")
+def _gather(table, used, n_used, cand, n_cand, w, shift):
+    """Append w to the candidates if it is not in the set yet; returns (n_used, n_cand)."""
+    ok, n_used = _table_insert(table, used, n_used, w, shift)
+    if ok:
+        cand[n_cand] = w
+        n_cand += 1
+    return n_used, n_cand
+
+
 @njit(cache=True, parallel=True)
 def _descent_round(X, ind, dst, isnew, rptr, rsrc, rnew, nind, ndst, nnew, table_size, lab):
     """One Jacobi NN-descent sweep; returns the number of list entries that changed.
@@ -369,31 +379,14 @@ def _descent_round(X, ind, dst, isnew, rptr, rsrc, rnew, nind, ndst, nnew, table
                     fu = a - k < rnew[p]
                 if u < 0:
                     continue
-                if fu:
-                    for b in range(k):
-                        w = ind[u, b]
-                        if w >= 0:
-                            ok, n_used = _table_insert(table, used, n_used, w, shift)
-                            if ok:
-                                cand[n_cand] = w
-                                n_cand += 1
-                    for e in range(rptr[u], rptr[u + 1]):
-                        ok, n_used = _table_insert(table, used, n_used, rsrc[e], shift)
-                        if ok:
-                            cand[n_cand] = rsrc[e]
-                            n_cand += 1
-                else:
-                    for b in range(k):
-                        if isnew[u, b]:
-                            ok, n_used = _table_insert(table, used, n_used, ind[u, b], shift)
-                            if ok:
-                                cand[n_cand] = ind[u, b]
-                                n_cand += 1
-                    for e in range(rptr[u], rptr[u] + rnew[u]):
-                        ok, n_used = _table_insert(table, used, n_used, rsrc[e], shift)
-                        if ok:
-                            cand[n_cand] = rsrc[e]
-                            n_cand += 1
+                # through a new edge p-u all of u's neighbours, through an old one u's new ones
+                for b in range(k):
+                    w = ind[u, b]
+                    if w >= 0 and (fu or isnew[u, b]):
+                        n_used, n_cand = _gather(table, used, n_used, cand, n_cand, w, shift)
+                r_end = rptr[u + 1] if fu else rptr[u] + rnew[u]
+                for e in range(rptr[u], r_end):
+                    n_used, n_cand = _gather(table, used, n_used, cand, n_cand, rsrc[e], shift)
             for i in range(n_used):
                 table[used[i]] = -1
             for i in range(n_cand):
