@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import time
 
 import numpy as np
@@ -271,8 +272,6 @@ def bench_l2_224(args):
     torch.manual_seed(args.seed)  # the random weights, so that reruns measure the same layers
     r18 = torchvision.models.resnet18(weights=None).eval()
     layer_norms(torch.nn.Conv2d(4, 4, 3, padding=1), (4, 9, 9), p=(2,))  # imports, caches
-    import os
-
     load0 = os.getloadavg()[0]
     t0, c0 = time.perf_counter(), time.process_time()
     table = layer_norms(r18, (3, 224, 224), p=(2,), include=("conv",))
