@@ -16,7 +16,7 @@ import scipy.sparse as sp
 
 from .._utils.validation import check_views
 from ._edges import edge_values
-from ._knn import _drop_self, _normalized_rows
+from ._knn import _drop_self, _normalized_rows, unique_keys
 from ._scaling import _max_abs, safe_scale
 
 __all__ = ["prepare_blocks", "dask_union_edges", "dask_edge_weights", "shard_groups"]
@@ -139,7 +139,7 @@ def _block_keys(best, start, n):
 
 
 def _union_keys(*keys):
-    return np.unique(np.concatenate(keys))
+    return unique_keys(np.concatenate(keys))
 
 
 def _stacked(*blocks):

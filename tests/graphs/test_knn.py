@@ -195,3 +195,14 @@ def test_many_zero_rows_in_a_dense_cosine_view_stay_linear_and_exact():
     np.testing.assert_array_equal(dense_r[keep_d], sparse_r[keep_s])
     np.testing.assert_array_equal(dense_c[keep_d], sparse_c[keep_s])
     assert not np.isin(dense_c[keep_d], zero).any()
+
+
+@given(st.lists(st.integers(-(2**62), 2**62), max_size=60), st.integers(1, 4))
+@settings(max_examples=60, deadline=None)
+def test_unique_keys_matches_a_set(values, runs):
+    """Sorted distinct keys, whatever the number of sorted runs they arrive in."""
+    from normgraph.graphs._knn import unique_keys
+
+    parts = [np.sort(np.array(values[i::runs], dtype=np.int64)) for i in range(runs)]
+    keys = np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+    assert unique_keys(keys.copy()).tolist() == sorted(set(values))
