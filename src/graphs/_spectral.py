@@ -231,6 +231,15 @@ class _BlockVCycle:
         else:
             self.bottom_weights = self._jacobi_weights(A)
 
+    def replace_finest(self, operator):
+        """Apply the finest level through ``operator`` (the same matrix, applied lazily), so
+        the explicit matrix the hierarchy was built from can be freed."""
+        if self.levels:
+            _, P, R, weights = self.levels[0]
+            self.levels[0] = (operator, P, R, weights)
+        elif self.coarse is None:
+            self.bottom = operator
+
     @staticmethod
     def _jacobi_weights(A):
         diag = A.diagonal()
@@ -284,6 +293,26 @@ class _BlockVCycle:
         return self._cycle(0, B)
 
 
+class _ShiftedIdentityMinus(LinearOperator):
+    """``c I - A`` for a sparse symmetric A, applied without forming it."""
+
+    def __init__(self, A, c):
+        super().__init__(dtype=np.float64, shape=A.shape)
+        self.A = A
+        self.c = c
+
+    def _matvec(self, x):
+        return self._matmat(x)
+
+    def _matmat(self, X):
+        Y = self.A @ X
+        np.subtract(self.c * X, Y, out=Y)
+        return Y
+
+    def _adjoint(self):
+        return self
+
+
 def _eig_lobpcg(A, degrees, n_components, tol, rng):
     try:
         import pyamg  # noqa: F401
@@ -293,14 +322,19 @@ def _eig_lobpcg(A, degrees, n_components, tol, rng):
             "install it (pip install pyamg) or use eigen_solver='arpack'"
         ) from exc
     n = A.shape[0]
+    # L = I - A and L + shift I are applied through A (no second and third copy of the graph
+    # while LOBPCG's blocks are alive); the hierarchy is built from an explicit L + shift I,
+    # which is dropped once its coarse levels exist. L is only positive semi-definite (one zero
+    # eigenvalue per connected component); the small shift makes it definite for the
+    # multigrid hierarchy and the coarse Cholesky factor.
+    laplacian = _ShiftedIdentityMinus(A, 1.0)
     identity = sp.identity(n, dtype=np.float64, format="csr")
-    laplacian = (identity - A).tocsr()
-    # L is only positive semi-definite (one zero eigenvalue per connected component); a small
-    # shift makes it definite for the multigrid hierarchy and the coarse Cholesky factor.
-    shifted = (laplacian + _AMG_SHIFT * identity).tocsr()
+    shifted = ((1.0 + _AMG_SHIFT) * identity - A).tocsr()
+    del identity
     near_null = np.sqrt(degrees)
     vcycle = _BlockVCycle(shifted, near_null, max_coarse=max(_AMG_MAX_COARSE, 4 * n_components),
                           sweeps=_AMG_SWEEPS, coarse_cycles=_AMG_COARSE_CYCLES)
+    vcycle.replace_finest(_ShiftedIdentityMinus(A, 1.0 + _AMG_SHIFT))
     del shifted
     M = None
     X = rng.standard_normal((n, n_components))
