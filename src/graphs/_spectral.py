@@ -33,6 +33,7 @@ from normgraph._utils.numeric import max_abs, power_of_two_scale
 from normgraph._utils.validation import (check_allocation, check_bool, check_choice, check_int,
                                         check_random_state_param, check_real)
 from normgraph.graphs._sparsify import _check_affinity
+from normgraph.graphs._spectral_kernels import shifted_csr_matmat
 
 __all__ = ["spectral_clustering_njw", "spectral_embedding_njw"]
 
@@ -294,7 +295,8 @@ class _BlockVCycle:
 
 
 class _ShiftedIdentityMinus(LinearOperator):
-    """``c I - A`` for a sparse symmetric A, applied without forming it."""
+    """``c I - A`` for a sparse symmetric CSR matrix A, applied without forming it (on
+    every core, :func:`._spectral_kernels.shifted_csr_matmat`)."""
 
     def __init__(self, A, c):
         super().__init__(dtype=np.float64, shape=A.shape)
@@ -305,9 +307,12 @@ class _ShiftedIdentityMinus(LinearOperator):
         return self._matmat(x)
 
     def _matmat(self, X):
-        Y = self.A @ X
-        np.subtract(self.c * X, Y, out=Y)
-        return Y
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        squeeze = X.ndim == 1
+        X2 = X[:, None] if squeeze else X
+        out = np.empty_like(X2)
+        shifted_csr_matmat(self.A.indptr, self.A.indices, self.A.data, X2, self.c, out)
+        return out[:, 0] if squeeze else out
 
     def _adjoint(self):
         return self

@@ -324,3 +324,18 @@ def test_one_cluster_gives_zeros_and_the_trivial_eigenvector(planted, eigen_solv
     np.testing.assert_allclose(np.abs(vecs[:, 0]), np.sqrt(d) / np.linalg.norm(np.sqrt(d)),
                                atol=1e-6)
     assert abs(vals[0]) < 1e-6
+
+
+@given(st.integers(1, 40), st.integers(1, 6), st.floats(0.0, 0.5), st.integers(0, 2**31),
+       st.sampled_from([1.0, 1.0 + 1e-5]))
+@settings(max_examples=50, deadline=None)
+def test_shifted_csr_matmat_matches_scipy(n, b, density, seed, c):
+    """The parallel ``c X - A X`` kernel against SciPy's sparse product."""
+    from normgraph.graphs._spectral import _ShiftedIdentityMinus
+
+    rng = np.random.default_rng(seed)
+    A = sp.random(n, n, density=density, format="csr", random_state=rng)
+    X = rng.standard_normal((n, b))
+    op = _ShiftedIdentityMinus(A, c)
+    np.testing.assert_allclose(op @ X, c * X - A @ X, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(op @ X[:, 0], c * X[:, 0] - A @ X[:, 0], rtol=1e-12, atol=1e-12)
