@@ -209,18 +209,20 @@ def standardized_weights_into(x, out, *, similarity, view):
     sums (results independent of the thread count) and without temporaries: ``x`` (float64)
     is overwritten by the standardised values, ``out`` (float32 or float64, length m) receives
     the weights. Returns the number of zero values of ``x`` (for the duplicate warning).
-    Magnitudes outside the range where the squares are safe go through the exact serial
-    functions instead.
+    Magnitudes outside the range where the squares are safe are first divided by a power of
+    two (exact), so the weights do not depend on the distances' scale.
     """
     m = x.shape[0]
     name = f"view {view}: "
     if m < 2:
         raise ValueError(f"{name}need at least two edge distances to standardise, got {m}")
     total, largest, n_zero = _k.edge_moments(x)
-    if safe_scale(largest) != 1.0:  # extreme magnitudes: the exact rescaling path
-        z = standardize_edges(x, view=view)
-        out[:] = gaussian_from_distance(z, view=view) if similarity else z
-        return int(n_zero)
+    scale = safe_scale(largest)
+    if scale != 1.0:
+        # extreme magnitudes: divide by a power of two (exact) and run the same kernels, so
+        # that the weights are bitwise those of the unscaled distances
+        np.divide(x, scale, out=x)
+        total, largest, n_zero = _k.edge_moments(x)
     mean = total / m
     std = float(np.sqrt(_k.centered_square_sum(x, mean) / (m - 1)))
     if not np.isfinite(std) or std <= 1e-12 * max(abs(mean), np.finfo(float).tiny):
