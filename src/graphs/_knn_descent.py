@@ -9,16 +9,19 @@ count or the scheduling:
   threads consume in some order;
 * each tree is built by one thread (trees in parallel); within one tree the leaves are disjoint,
   so the leaf joins of one tree update disjoint neighbour lists in parallel;
-* every refinement round is a Jacobi sweep: node p's new list is computed from the *previous*
-  round's lists only (its neighbours' neighbours, forward and reverse) and written to a second
-  buffer, so the nodes can be processed in any order on any number of threads;
+* every refinement round reads the *previous* round's lists only: the local joins (every
+  pair of nodes in one node's list or reverse list, one of them new, measured once with
+  their coordinates side by side in cache) run on all threads and buffer their proposals;
+  the proposals are then offered to the new lists (a second buffer), each list by one
+  thread;
 * a neighbour list keeps the k smallest candidates under the total order (distance, index), so
   its content does not depend on the order in which candidates arrive, and exact distance ties
   go to the smaller index;
 * distances are sums of squared differences in a fixed order (no Gram-matrix shortcut), so a
   pair's distance is bitwise the same whichever node evaluates it.
 
-Memory is O(n k) beyond the data: two (n, k) lists and the capped reverse lists.
+Memory is O(n k) beyond the data: two (n, k) lists, the capped reverse lists and the
+proposal buffers of one batch of chunks (about 100 MB at n = 10^6 with lists of 24).
 """
 
 from __future__ import annotations
@@ -30,6 +33,10 @@ __all__ = ["descent_neighbors"]
 
 # Work units of a parallel sweep: a fixed number, so that the split never depends on threads.
 _CHUNKS = 256
+# Chunks whose local-join proposals are buffered before they are applied, and the node
+# ranges (one thread each) the proposals are applied to.
+_JOIN_BATCH = 16
+_APPLY_PARTS = 8
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -306,96 +313,113 @@ def _select_reverse(full_ptr, full_src, full_d, full_new, ptr, src, n_new, lab):
 
 
 @njit(cache=True, inline="always")
-def _table_insert(table, used, n_used, key, shift):
-    """Insert key into the open-addressing set (Fibonacci hashing, linear probing; the table
-    has 2**(64 - shift) slots); returns (inserted, n_used)."""
-    mask = table.shape[0] - 1
-    h = np.int64((np.uint64(key) * _GOLDEN) >> np.uint64(shift))
-    while True:
-        v = table[h]
-        if v == key:
-            return False, n_used
-        if v == -1:
-            table[h] = key
-            used[n_used] = h
-            return True, n_used + 1
-        h = (h + 1) & mask
-
-
-@njit(cache=True, inline="always")
-def _gather(table, used, n_used, cand, n_cand, w, shift):
-    """Append w to the candidates if it is not in the set yet; returns (n_used, n_cand)."""
-    ok, n_used = _table_insert(table, used, n_used, w, shift)
-    if ok:
-        cand[n_cand] = w
-        n_cand += 1
-    return n_used, n_cand
+def _joined_nodes(ind, isnew, rptr, rsrc, rnew, u, nb, fl):
+    """The nodes joined at u: its list and its reverse list, each once (flag: new in either);
+    returns their number, written to ``nb`` and ``fl``."""
+    k = ind.shape[1]
+    m = 0
+    for s in range(k):
+        q = ind[u, s]
+        if q >= 0:
+            nb[m] = q
+            fl[m] = isnew[u, s]
+            m += 1
+    n_fwd = m
+    for e in range(rptr[u], rptr[u + 1]):
+        q = rsrc[e]
+        nw = e - rptr[u] < rnew[u]
+        seen = False
+        for t in range(n_fwd):
+            if nb[t] == q:
+                seen = True
+                fl[t] = fl[t] or nw
+                break
+        if not seen:
+            nb[m] = q
+            fl[m] = nw
+            m += 1
+    return m
 
 
 @njit(cache=True, parallel=True)
-def _descent_round(X, ind, dst, isnew, rptr, rsrc, rnew, nind, ndst, nnew, table_size, lab):
-    """One Jacobi NN-descent sweep; returns the number of list entries that changed.
+def _join_proposals(X, ind, dst, isnew, rptr, rsrc, rnew, lab, c0, c1, buf_tgt, buf_src,
+                    buf_d, counts):
+    """Local joins of the nodes u in chunks ``c0 .. c1 - 1``, written as proposals (a, b, d).
 
-    Node p's candidates are the neighbours w (forward and reverse) of its neighbours u where
-    the edge p-u or the edge u-w is new (entered a list last round): all of u's neighbours
-    through a new edge p-u, only u's new ones through an old one (u's new reverse entries
-    come first in its reverse list, so the old ones are not even read). The distinct
-    candidates are gathered first, then their distances computed in one loop, then offered
-    to p's list; a list keeps the smallest candidates whatever order they come in.
+    Every pair a, b of nodes joined at u, one of them new, is measured once (coordinates
+    copied next to each other first, so the pairs are computed in cache); b is proposed to a
+    when it would enter a's list of the previous round, and a to b likewise. Chunk ``c``
+    writes to its own slice of the buffers (capacity ``buf_tgt.shape[0] // (c1 - c0)``) and
+    counts all its proposals, written or not, in ``counts``.
     """
     n, k = ind.shape
-    changed = np.zeros(_CHUNKS, dtype=np.int64)
-    limit = table_size // 2
-    shift = 64
-    while (1 << (64 - shift)) < table_size:
-        shift -= 1
-    for c in prange(_CHUNKS):
-        table = np.full(table_size, -1, dtype=ind.dtype)
-        used = np.empty(table_size, dtype=np.int32)
-        cand = np.empty(table_size, dtype=ind.dtype)
-        cdst = np.empty(table_size, dtype=dst.dtype)
+    dim = X.shape[1]
+    cap = buf_tgt.shape[0] // (c1 - c0)
+    for cc in prange(c1 - c0):
+        c = c0 + cc
         lo = c * n // _CHUNKS
         hi = (c + 1) * n // _CHUNKS
-        for p in range(lo, hi):
-            for s in range(k):
-                nind[p, s] = ind[p, s]
-                ndst[p, s] = dst[p, s]
-            n_used = 0
-            ok, n_used = _table_insert(table, used, n_used, p, shift)
-            for s in range(k):
-                if ind[p, s] >= 0:
-                    ok, n_used = _table_insert(table, used, n_used, ind[p, s], shift)
-            n_cand = 0
-            # neighbours u of p: forward (slots) then reverse entries (new ones first)
-            n_rev = rptr[p + 1] - rptr[p]
-            for a in range(k + n_rev):
-                if n_used >= limit:
-                    break
-                if a < k:
-                    u = ind[p, a]
-                    fu = isnew[p, a]
-                else:
-                    u = rsrc[rptr[p] + a - k]
-                    fu = a - k < rnew[p]
-                if u < 0:
-                    continue
-                # through a new edge p-u all of u's neighbours, through an old one u's new ones
-                for b in range(k):
-                    w = ind[u, b]
-                    if w >= 0 and (fu or isnew[u, b]):
-                        n_used, n_cand = _gather(table, used, n_used, cand, n_cand, w, shift)
-                r_end = rptr[u + 1] if fu else rptr[u] + rnew[u]
-                for e in range(rptr[u], r_end):
-                    n_used, n_cand = _gather(table, used, n_used, cand, n_cand, rsrc[e], shift)
-            for i in range(n_used):
-                table[used[i]] = -1
-            for i in range(n_cand):
-                cdst[i] = _sqdist(X, p, cand[i])
-            for i in range(n_cand):
-                w = cand[i]
-                if _less(cdst[i], w, ndst[p, 0], nind[p, 0], lab):
-                    _heap_replace_root(nind, ndst, p, w, cdst[i], lab)
-            cnt = 0
+        width = k
+        for u in range(lo, hi):
+            width = max(width, k + rptr[u + 1] - rptr[u])
+        nb = np.empty(width, dtype=ind.dtype)
+        fl = np.empty(width, dtype=np.bool_)
+        Y = np.empty((width, dim), dtype=X.dtype)
+        base = cc * cap
+        cnt = 0
+        for u in range(lo, hi):
+            m = _joined_nodes(ind, isnew, rptr, rsrc, rnew, u, nb, fl)
+            for i in range(m):
+                for t in range(dim):
+                    Y[i, t] = X[nb[i], t]
+            for i in range(m):
+                a = nb[i]
+                for j in range(i + 1, m):
+                    if not (fl[i] or fl[j]):
+                        continue
+                    b = nb[j]
+                    d = Y[i, 0] - Y[i, 0]  # the sum of _sqdist, in the same order
+                    for t in range(dim):
+                        z = Y[i, t] - Y[j, t]
+                        d += z * z
+                    if _less(d, b, dst[a, 0], ind[a, 0], lab):
+                        if cnt < cap:
+                            buf_tgt[base + cnt] = a
+                            buf_src[base + cnt] = b
+                            buf_d[base + cnt] = d
+                        cnt += 1
+                    if _less(d, a, dst[b, 0], ind[b, 0], lab):
+                        if cnt < cap:
+                            buf_tgt[base + cnt] = b
+                            buf_src[base + cnt] = a
+                            buf_d[base + cnt] = d
+                        cnt += 1
+        counts[cc] = cnt
+
+
+@njit(cache=True, parallel=True)
+def _apply_proposals(nind, ndst, lab, n_slices, buf_tgt, buf_src, buf_d, counts):
+    """Offer the proposals to their target lists; each of ``_APPLY_PARTS`` node ranges is
+    updated by one thread (a list keeps its k smallest offers whatever their order)."""
+    n = nind.shape[0]
+    cap = buf_tgt.shape[0] // n_slices
+    for part in prange(_APPLY_PARTS):
+        lo = part * n // _APPLY_PARTS
+        hi = (part + 1) * n // _APPLY_PARTS
+        for cc in range(n_slices):
+            for e in range(cc * cap, cc * cap + counts[cc]):
+                a = buf_tgt[e]
+                if lo <= a < hi:
+                    _push_checked(nind, ndst, a, buf_src[e], buf_d[e], lab)
+
+
+@njit(cache=True, parallel=True)
+def _new_flags(ind, nind, nnew):
+    """Flag the entries of the new lists that were not in the old ones; returns their number."""
+    n, k = ind.shape
+    changed = np.zeros(_CHUNKS, dtype=np.int64)
+    for c in prange(_CHUNKS):
+        for p in range(c * n // _CHUNKS, (c + 1) * n // _CHUNKS):
             for s in range(k):
                 j = nind[p, s]
                 was = False
@@ -405,9 +429,55 @@ def _descent_round(X, ind, dst, isnew, rptr, rsrc, rnew, nind, ndst, nnew, table
                         break
                 nnew[p, s] = not was
                 if not was:
-                    cnt += 1
-            changed[c] += cnt
+                    changed[c] += 1
     return changed.sum()
+
+
+class _Proposals:
+    """Proposal buffers of a batch of ``_JOIN_BATCH`` chunks, grown when a chunk overflows."""
+
+    def __init__(self, n, idx_dtype, dist_dtype):
+        self.idx_dtype, self.dist_dtype = idx_dtype, dist_dtype
+        self._allocate(64 * (n // _CHUNKS + 1))
+
+    def _allocate(self, cap):
+        size = _JOIN_BATCH * cap
+        self.tgt = np.empty(size, dtype=self.idx_dtype)
+        self.src = np.empty(size, dtype=self.idx_dtype)
+        self.d = np.empty(size, dtype=self.dist_dtype)
+        self.counts = np.zeros(_JOIN_BATCH, dtype=np.int64)
+        self.cap = cap
+
+    def fill(self, X, ind, dst, isnew, rptr, rsrc, rnew, lab, c0, c1):
+        """Join chunks c0..c1-1, again with larger buffers if one overflowed."""
+        while True:
+            n_slices = c1 - c0
+            slice_cap = self.tgt.shape[0] // n_slices
+            _join_proposals(X, ind, dst, isnew, rptr, rsrc, rnew, lab, c0, c1, self.tgt,
+                            self.src, self.d, self.counts)
+            largest = int(self.counts[:n_slices].max())
+            if largest <= slice_cap:
+                return n_slices
+            self._allocate(largest + largest // 4 + 1)
+
+
+def _descent_round(X, ind, dst, isnew, rptr, rsrc, rnew, nind, ndst, nnew, lab, proposals):
+    """One NN-descent round by local joins; returns the number of list entries that changed.
+
+    The new lists (``nind``, ``ndst``) start as copies of the old ones and receive, in
+    batches of chunks, every proposal of the local joins (:func:`_join_proposals`), which
+    read the old lists only. A list keeps the k smallest of its entries and its offers in
+    the order (distance, index), so the new lists do not depend on the order in which the
+    proposals arrive, nor on the number of threads. ``nnew`` flags the entries that entered.
+    """
+    nind[:] = ind
+    ndst[:] = dst
+    for c0 in range(0, _CHUNKS, _JOIN_BATCH):
+        c1 = min(_CHUNKS, c0 + _JOIN_BATCH)
+        n_slices = proposals.fill(X, ind, dst, isnew, rptr, rsrc, rnew, lab, c0, c1)
+        _apply_proposals(nind, ndst, lab, n_slices, proposals.tgt, proposals.src,
+                         proposals.d, proposals.counts)
+    return _new_flags(ind, nind, nnew)
 
 
 @njit(cache=True, parallel=True)
@@ -501,23 +571,22 @@ def descent_neighbors(X, k, *, seed=0, n_trees=None, leaf_size=None, max_rounds=
         _leaf_join(Xw, pos[perms[t]], bounds[t], n_leaves[t], ind, dst, lab)
     del perms, bounds
     _fill_missing(ind, dst, Xw, np.uint64(seed), lab)
-    # the candidates of one node in one round: (k + max_reverse)^2 + k + 1 at most
-    table_size = 1 << int(2 * ((k + max_reverse) ** 2 + k + 1)).bit_length()
     isnew = np.ones((n, k), dtype=np.bool_)
     nind = np.empty_like(ind)
     ndst = np.empty_like(dst)
     nnew = np.empty_like(isnew)
+    proposals = _Proposals(n, idx_dtype, dst.dtype)
     for _ in range(max_rounds):
         rptr, rsrc, rnew = _reverse_lists(ind, dst, isnew, max_reverse, lab)
-        changed = _descent_round(Xw, ind, dst, isnew, rptr, rsrc, rnew, nind, ndst, nnew,
-                                 table_size, lab)
+        changed = _descent_round(Xw, ind, dst, isnew, rptr, rsrc, rnew, nind, ndst, nnew, lab,
+                                 proposals)
         del rptr, rsrc, rnew
         ind, nind = nind, ind
         dst, ndst = ndst, dst
         isnew, nnew = nnew, isnew
         if changed < delta * n * k:
             break
-    del nind, ndst, nnew, Xw
+    del nind, ndst, nnew, Xw, proposals
     out = np.empty((n, k_out), dtype=np.int64)
     out[lab] = lab[_sorted_rows(ind, dst, lab)[:, :k_out]]
     return out

@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from normgraph.graphs import knn_union_edges
 from normgraph.graphs._knn import view_neighbors
-from normgraph.graphs._knn_descent import _descent_round, _reverse_lists, descent_neighbors
+from normgraph.graphs._knn_descent import (_descent_round, _Proposals, _reverse_lists,
+                                           descent_neighbors)
 
 
 def _brute_force(X, k):
@@ -80,10 +81,11 @@ def test_default_path_recall_on_a_mixture():
 def _reference_round(X, ind, isnew, max_reverse):
     """One NN-descent round written from its definition (float64; exact on integer data).
 
-    Node p's neighbours are its list (edge flag: new in p's list) and its reverse list, the
-    ``max_reverse`` nearest p' with p in the list of p' (flag: new in the list of p'). Its
-    candidates are the neighbours w of its neighbours u with p-u or u-w flagged; its new list
-    is the k smallest of old list + candidates in (distance, index) order.
+    The nodes joined at u are its list (flag: new in u's list) and its reverse list, the
+    ``max_reverse`` nearest p with u in the list of p (flag: new in p's list), each node once
+    (flagged if new in either). Every pair a, b joined at the same u, one of them flagged,
+    makes b a candidate of a and a a candidate of b; a's new list is the k smallest of its
+    old list + candidates in (distance, index) order.
     """
     n, k = ind.shape
     X = np.asarray(X, dtype=np.float64)
@@ -95,24 +97,30 @@ def _reference_round(X, ind, isnew, max_reverse):
     for p in range(n):
         for s in range(k):
             reverse[ind[p, s]].append((dist(p, ind[p, s]), p, bool(isnew[p, s])))
-    nbrs = [[(int(ind[p, s]), bool(isnew[p, s])) for s in range(k)]
-            + [(q, flag) for _, q, flag in sorted(reverse[p])[:max_reverse]] for p in range(n)]
-    lists = []
-    for p in range(n):
-        cands = {int(j) for j in ind[p]}
-        for u, fu in nbrs[p]:
-            cands.update(w for w, fw in nbrs[u] if (fu or fw) and w != p)
-        lists.append(sorted(cands, key=lambda w: (dist(p, w), w))[:k])
-    return lists
+    cands = [{int(j) for j in ind[p]} for p in range(n)]
+    for u in range(n):
+        joined = {}
+        for s in range(k):
+            joined[int(ind[u, s])] = joined.get(int(ind[u, s]), False) or bool(isnew[u, s])
+        for _, q, flag in sorted(reverse[u])[:max_reverse]:
+            joined[q] = joined.get(q, False) or flag
+        for a, fa in joined.items():
+            for b, fb in joined.items():
+                if a != b and (fa or fb):
+                    cands[a].add(b)
+    return [sorted(c, key=lambda w: (dist(p, w), w))[:k] for p, c in enumerate(cands)]
 
 
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), n=st.integers(12, 80), k=st.integers(1, 6),
-       max_reverse=st.integers(1, 8), levels=st.integers(2, 5), p_new=st.floats(0.0, 1.0))
-def test_one_round_matches_its_definition(seed, n, k, max_reverse, levels, p_new):
+       max_reverse=st.integers(1, 8), levels=st.integers(2, 5), p_new=st.floats(0.0, 1.0),
+       small_buffers=st.booleans())
+def test_one_round_matches_its_definition(seed, n, k, max_reverse, levels, p_new,
+                                          small_buffers):
     # Random lists (old and new entries mixed) on integer points, so squared distances are
     # exact in float32 and ties are frequent: the round must find exactly the k smallest of
-    # list + neighbours of neighbours, with the new/old rule and the capped reverse lists.
+    # list + local-join candidates, with the new/old rule and the capped reverse lists, also
+    # when the proposal buffers start too small and must grow.
     rng = np.random.default_rng(seed)
     X = rng.integers(0, levels, size=(n, 3)).astype(np.float32)
     ind = np.empty((n, k), dtype=np.int32)
@@ -127,9 +135,11 @@ def test_one_round_matches_its_definition(seed, n, k, max_reverse, levels, p_new
     lab = np.arange(n, dtype=np.int32)
     rptr, rsrc, rnew = _reverse_lists(ind, dst, isnew, max_reverse, lab)
     nind, ndst, nnew = np.empty_like(ind), np.empty_like(dst), np.empty_like(isnew)
-    table_size = 1 << int(2 * ((k + max_reverse) ** 2 + k + 1)).bit_length()
-    changed = _descent_round(X, ind, dst, isnew, rptr, rsrc, rnew, nind, ndst, nnew,
-                             table_size, lab)
+    proposals = _Proposals(n, np.int32, np.float32)
+    if small_buffers:
+        proposals._allocate(1)
+    changed = _descent_round(X, ind, dst, isnew, rptr, rsrc, rnew, nind, ndst, nnew, lab,
+                             proposals)
     expected = _reference_round(X, ind, isnew, max_reverse)
     n_changed = 0
     for p in range(n):
