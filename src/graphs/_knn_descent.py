@@ -11,9 +11,11 @@ count or the scheduling:
   so the leaf joins of one tree update disjoint neighbour lists in parallel;
 * every refinement round reads the *previous* round's lists only: the local joins (every
   pair of nodes in one node's list or reverse list, one of them new, measured once with
-  their coordinates side by side in cache) run on all threads and buffer their proposals;
-  the proposals are then offered to the new lists (a second buffer), each list by one
-  thread;
+  their coordinates side by side in cache) run on all threads and buffer their proposals,
+  grouped by the target's range of nodes; each range's proposals are then offered to its new
+  lists (a second buffer) by one thread, a range small enough for its lists to stay in cache;
+* reverse lists are gathered by ranges of nodes, each range by one thread reading all lists
+  in increasing order, so their content and order are fixed too;
 * a neighbour list keeps the k smallest candidates under the total order (distance, index), so
   its content does not depend on the order in which candidates arrive, and exact distance ties
   go to the smaller index;
@@ -36,7 +38,9 @@ _CHUNKS = 256
 # Chunks whose local-join proposals are buffered before they are applied, and the node
 # ranges (one thread each) the proposals are applied to.
 _JOIN_BATCH = 16
-_APPLY_PARTS = 8
+_APPLY_PARTS = 64
+# Ranges of nodes whose reverse lists are gathered by one thread (each reads all lists).
+_REVERSE_PARTS = 8
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -67,6 +71,43 @@ def _sqdist(X, i, j):
         z = X[i, t] - X[j, t]
         s += z * z
     return s
+
+
+@njit(cache=True, inline="always")
+def _distances_after(Yt, i, m, dd):
+    """``dd[j]`` = squared distance of joined nodes i and j for j in i+1 .. m-1: summed over
+    the coordinates in order, as :func:`_sqdist`, four pairs at a time (independent sums the
+    compiler keeps in one vector register)."""
+    dim = Yt.shape[0]
+    zero = Yt[0, i] - Yt[0, i]  # 0 in the data's dtype
+    j = i + 1
+    while j + 4 <= m:
+        d0 = zero
+        d1 = zero
+        d2 = zero
+        d3 = zero
+        for t in range(dim):
+            y = Yt[t, i]
+            z0 = y - Yt[t, j]
+            z1 = y - Yt[t, j + 1]
+            z2 = y - Yt[t, j + 2]
+            z3 = y - Yt[t, j + 3]
+            d0 += z0 * z0
+            d1 += z1 * z1
+            d2 += z2 * z2
+            d3 += z3 * z3
+        dd[j] = d0
+        dd[j + 1] = d1
+        dd[j + 2] = d2
+        dd[j + 3] = d3
+        j += 4
+    while j < m:
+        d = zero
+        for t in range(dim):
+            z = Yt[t, i] - Yt[t, j]
+            d += z * z
+        dd[j] = d
+        j += 1
 
 
 @njit(cache=True, inline="always")
@@ -197,21 +238,6 @@ def _build_forest(X, seed, n_trees, leaf_size, perms, bounds, n_leaves):
 
 
 @njit(cache=True, parallel=True)
-def _leaf_join(X, perm, bounds, n_leaves, ind, dst, lab):
-    """All pairs of every leaf of one tree offered to both ends (leaves are disjoint)."""
-    for b in prange(n_leaves):
-        lo = bounds[b]
-        hi = bounds[b + 1]
-        for i in range(lo, hi):
-            p = perm[i]
-            for j in range(i + 1, hi):
-                q = perm[j]
-                d = _sqdist(X, p, q)
-                _push_checked(ind, dst, p, q, d, lab)
-                _push_checked(ind, dst, q, p, d, lab)
-
-
-@njit(cache=True, parallel=True)
 def _fill_missing(ind, dst, X, seed, lab):
     """Rows left with empty slots (a node alone in small leaves) get other nodes, from a hashed start."""
     n, k = ind.shape
@@ -232,36 +258,22 @@ def _fill_missing(ind, dst, X, seed, lab):
 # NN-descent rounds
 # ------------------------------------------------------------------------------------------
 
-@njit(cache=True)
 def _reverse_lists(ind, dst, isnew, max_reverse, lab):
     """Per node q the (at most ``max_reverse``) nodes p with q in p's list, nearest first.
 
     Returns CSR arrays (ptr, src, n_new): the p in whose list q is new come first (nearest
     first), ``n_new[q]`` of them, then the others (nearest first).
     """
-    n, k = ind.shape
+    n = ind.shape[0]
     count = np.zeros(n + 1, dtype=np.int64)
-    for p in range(n):
-        for s in range(k):
-            q = ind[p, s]
-            if q >= 0:
-                count[q + 1] += 1
+    _count_reverse(ind, count)
     full_ptr = np.cumsum(count)
-    fill = full_ptr[:-1].copy()
     full_src = np.empty(full_ptr[n], dtype=ind.dtype)
     full_d = np.empty(full_ptr[n], dtype=dst.dtype)
     full_new = np.empty(full_ptr[n], dtype=np.bool_)
-    for p in range(n):
-        for s in range(k):
-            q = ind[p, s]
-            if q >= 0:
-                full_src[fill[q]] = p
-                full_d[fill[q]] = dst[p, s]
-                full_new[fill[q]] = isnew[p, s]
-                fill[q] += 1
+    _scatter_reverse(ind, dst, isnew, full_ptr, full_src, full_d, full_new)
     ptr = np.zeros(n + 1, dtype=np.int64)
-    for q in range(n):
-        ptr[q + 1] = ptr[q] + min(full_ptr[q + 1] - full_ptr[q], max_reverse)
+    np.cumsum(np.minimum(np.diff(full_ptr), max_reverse), out=ptr[1:])
     src = np.empty(ptr[n], dtype=ind.dtype)
     n_new = np.empty(n, dtype=np.int64)
     _select_reverse(full_ptr, full_src, full_d, full_new, ptr, src, n_new, lab)
@@ -269,9 +281,45 @@ def _reverse_lists(ind, dst, isnew, max_reverse, lab):
 
 
 @njit(cache=True, parallel=True)
+def _count_reverse(ind, count):
+    """``count[q + 1]`` = number of lists holding q; each of ``_REVERSE_PARTS`` ranges of q is
+    counted by one thread, reading all lists."""
+    n, k = ind.shape
+    for part in prange(_REVERSE_PARTS):
+        lo = part * n // _REVERSE_PARTS
+        hi = (part + 1) * n // _REVERSE_PARTS
+        for p in range(n):
+            for s in range(k):
+                q = ind[p, s]
+                if lo <= q < hi:
+                    count[q + 1] += 1
+
+
+@njit(cache=True, parallel=True)
+def _scatter_reverse(ind, dst, isnew, full_ptr, full_src, full_d, full_new):
+    """Write every list entry (p, s) to q = ind[p, s]'s reverse range, in increasing p (each
+    range of q by one thread)."""
+    n, k = ind.shape
+    for part in prange(_REVERSE_PARTS):
+        lo = part * n // _REVERSE_PARTS
+        hi = (part + 1) * n // _REVERSE_PARTS
+        fill = full_ptr[lo:hi].copy()
+        for p in range(n):
+            for s in range(k):
+                q = ind[p, s]
+                if lo <= q < hi:
+                    e = fill[q - lo]
+                    full_src[e] = p
+                    full_d[e] = dst[p, s]
+                    full_new[e] = isnew[p, s]
+                    fill[q - lo] += 1
+
+
+@njit(cache=True, parallel=True)
 def _select_reverse(full_ptr, full_src, full_d, full_new, ptr, src, n_new, lab):
-    """Keep, per node, the reverse entries smallest in (distance, index) (insertion sort);
-    write the new ones first, then the others, each part nearest first."""
+    """Keep, per node, all its reverse entries, or when there are more than its share the
+    smallest in (distance, index) (insertion sort); write the new ones first, then the
+    others (the join uses them as a set: the order within each part does not matter)."""
     n = ptr.shape[0] - 1
     for q in prange(n):
         lo = full_ptr[q]
@@ -280,6 +328,9 @@ def _select_reverse(full_ptr, full_src, full_d, full_new, ptr, src, n_new, lab):
         o = ptr[q]
         n_new[q] = 0
         if m == 0:
+            continue
+        if hi - lo == m:
+            n_new[q] = _split_new_first(full_src, full_new, lo, hi, src, o)
             continue
         filled = 0
         for e in range(lo, hi):
@@ -300,22 +351,30 @@ def _select_reverse(full_ptr, full_src, full_d, full_new, ptr, src, n_new, lab):
             full_new[lo + pos] = nw
             if filled < m:
                 filled += 1
-        a = o
-        for i in range(m):
-            if full_new[lo + i]:
-                src[a] = full_src[lo + i]
-                a += 1
-        n_new[q] = a - o
-        for i in range(m):
-            if not full_new[lo + i]:
-                src[a] = full_src[lo + i]
-                a += 1
+        n_new[q] = _split_new_first(full_src, full_new, lo, lo + m, src, o)
 
 
 @njit(cache=True, inline="always")
-def _joined_nodes(ind, isnew, rptr, rsrc, rnew, u, nb, fl):
-    """The nodes joined at u: its list and its reverse list, each once (flag: new in either);
-    returns their number, written to ``nb`` and ``fl``."""
+def _split_new_first(full_src, full_new, lo, hi, src, o):
+    """Copy ``full_src[lo:hi]`` to ``src[o:]``, the new entries first; returns their number."""
+    a = o
+    for i in range(lo, hi):
+        if full_new[i]:
+            src[a] = full_src[i]
+            a += 1
+    n_new = a - o
+    for i in range(lo, hi):
+        if not full_new[i]:
+            src[a] = full_src[i]
+            a += 1
+    return n_new
+
+
+@njit(cache=True, inline="always")
+def _joined_nodes(ind, isnew, rptr, rsrc, rnew, u, nb, fl, tmp):
+    """The nodes joined at u: its list and its reverse list, each once, the new ones (new in
+    either) first, each part in list-then-reverse order; returns (their number, the number of
+    new ones), the nodes written to ``nb`` (``fl`` and ``tmp`` are scratch)."""
     k = ind.shape[1]
     m = 0
     for s in range(k):
@@ -338,19 +397,81 @@ def _joined_nodes(ind, isnew, rptr, rsrc, rnew, u, nb, fl):
             nb[m] = q
             fl[m] = nw
             m += 1
-    return m
+    n_new = 0
+    for i in range(m):
+        if fl[i]:
+            n_new += 1
+    a = 0
+    b = n_new
+    for i in range(m):
+        if fl[i]:
+            tmp[a] = nb[i]
+            a += 1
+        else:
+            tmp[b] = nb[i]
+            b += 1
+    for i in range(m):
+        nb[i] = tmp[i]
+    return m, n_new
+
+
+@njit(cache=True, inline="always")
+def _gather_joined(X, ind, dst, nb, m, Yt, thd, thi):
+    """Coordinates of the joined nodes as columns of ``Yt`` and each one's current farthest
+    entry (distance, index), the bar a proposal to it must pass."""
+    for t in range(X.shape[1]):
+        for i in range(m):
+            Yt[t, i] = X[nb[i], t]
+    for i in range(m):
+        thd[i] = dst[nb[i], 0]
+        thi[i] = ind[nb[i], 0]
+
+
+@njit(cache=True, parallel=True)
+def _leaf_join(X, perm, bounds, n_leaves, ind, dst, lab):
+    """All pairs of every leaf of one tree offered to both ends (leaves are disjoint); the
+    leaf's coordinates are gathered first and measured four pairs at a time."""
+    dim = X.shape[1]
+    for b in prange(n_leaves):
+        lo = bounds[b]
+        size = bounds[b + 1] - lo
+        Yt = np.empty((dim, size), dtype=X.dtype)
+        dd = np.empty(size, dtype=X.dtype)
+        for t in range(dim):
+            for i in range(size):
+                Yt[t, i] = X[perm[lo + i], t]
+        for i in range(size):
+            p = perm[lo + i]
+            _distances_after(Yt, i, size, dd)
+            for j in range(i + 1, size):
+                q = perm[lo + j]
+                _push_checked(ind, dst, p, q, dd[j], lab)
+                _push_checked(ind, dst, q, p, dd[j], lab)
+
+
+@njit(cache=True, inline="always")
+def _listed(ind, a, b):
+    """Whether b is in a's list of the previous round (a proposal of it changes nothing: the
+    new list keeps the k smallest of the old entries and the offers)."""
+    for s in range(ind.shape[1]):
+        if ind[a, s] == b:
+            return True
+    return False
 
 
 @njit(cache=True, parallel=True)
 def _join_proposals(X, ind, dst, isnew, rptr, rsrc, rnew, lab, c0, c1, buf_tgt, buf_src,
-                    buf_d, counts):
+                    buf_d, counts, part_ptr):
     """Local joins of the nodes u in chunks ``c0 .. c1 - 1``, written as proposals (a, b, d).
 
-    Every pair a, b of nodes joined at u, one of them new, is measured once (coordinates
-    copied next to each other first, so the pairs are computed in cache); b is proposed to a
-    when it would enter a's list of the previous round, and a to b likewise. Chunk ``c``
-    writes to its own slice of the buffers (capacity ``buf_tgt.shape[0] // (c1 - c0)``) and
-    counts all its proposals, written or not, in ``counts``.
+    Every pair a, b of nodes joined at u, one of them new, is measured once (the new nodes
+    first, coordinates gathered next to each other, so the pairs are computed in cache); b is
+    proposed to a when it would enter a's list of the previous round and is not in it, and a
+    to b likewise.
+    Chunk ``c`` writes to its own slice of the buffers (capacity
+    ``buf_tgt.shape[0] // (c1 - c0)``) and counts all its proposals, written or not, in
+    ``counts``; when they all fit, the slice is then grouped by the target's part (see
+    :func:`_group_by_part`), part p at offsets ``part_ptr[cc, p] .. part_ptr[cc, p + 1]``.
     """
     n, k = ind.shape
     dim = X.shape[1]
@@ -363,54 +484,81 @@ def _join_proposals(X, ind, dst, isnew, rptr, rsrc, rnew, lab, c0, c1, buf_tgt, 
         for u in range(lo, hi):
             width = max(width, k + rptr[u + 1] - rptr[u])
         nb = np.empty(width, dtype=ind.dtype)
+        tmp = np.empty(width, dtype=ind.dtype)
+        thi = np.empty(width, dtype=ind.dtype)
         fl = np.empty(width, dtype=np.bool_)
-        Y = np.empty((width, dim), dtype=X.dtype)
+        thd = np.empty(width, dtype=dst.dtype)
+        dd = np.empty(width, dtype=X.dtype)
+        Yt = np.empty((dim, width), dtype=X.dtype)
         base = cc * cap
         cnt = 0
         for u in range(lo, hi):
-            m = _joined_nodes(ind, isnew, rptr, rsrc, rnew, u, nb, fl)
-            for i in range(m):
-                for t in range(dim):
-                    Y[i, t] = X[nb[i], t]
-            for i in range(m):
+            m, n_new = _joined_nodes(ind, isnew, rptr, rsrc, rnew, u, nb, fl, tmp)
+            if n_new == 0:
+                continue
+            _gather_joined(X, ind, dst, nb, m, Yt, thd, thi)
+            # a pair with one new node has it first: the new i, every later j
+            for i in range(n_new):
+                _distances_after(Yt, i, m, dd)
                 a = nb[i]
                 for j in range(i + 1, m):
-                    if not (fl[i] or fl[j]):
-                        continue
+                    d = dd[j]
                     b = nb[j]
-                    d = Y[i, 0] - Y[i, 0]  # the sum of _sqdist, in the same order
-                    for t in range(dim):
-                        z = Y[i, t] - Y[j, t]
-                        d += z * z
-                    if _less(d, b, dst[a, 0], ind[a, 0], lab):
+                    if _less(d, b, thd[i], thi[i], lab) and not _listed(ind, a, b):
                         if cnt < cap:
                             buf_tgt[base + cnt] = a
                             buf_src[base + cnt] = b
                             buf_d[base + cnt] = d
                         cnt += 1
-                    if _less(d, a, dst[b, 0], ind[b, 0], lab):
+                    if _less(d, a, thd[j], thi[j], lab) and not _listed(ind, b, a):
                         if cnt < cap:
                             buf_tgt[base + cnt] = b
                             buf_src[base + cnt] = a
                             buf_d[base + cnt] = d
                         cnt += 1
         counts[cc] = cnt
+        if cnt <= cap:
+            _group_by_part(buf_tgt, buf_src, buf_d, base, cnt, n, part_ptr[cc])
+
+
+@njit(cache=True, inline="always")
+def _part_of(a, n):
+    """The apply part of node a: parts are ``_APPLY_PARTS`` ranges of consecutive nodes."""
+    return a * _APPLY_PARTS // n
+
+
+@njit(cache=True)
+def _group_by_part(buf_tgt, buf_src, buf_d, base, cnt, n, ptr):
+    """Stable counting sort of the proposals ``base .. base + cnt - 1`` by their target's part,
+    writing the part offsets (relative to ``base``) to ``ptr``."""
+    ptr[:] = 0
+    for e in range(base, base + cnt):
+        ptr[_part_of(buf_tgt[e], n) + 1] += 1
+    for p in range(_APPLY_PARTS):
+        ptr[p + 1] += ptr[p]
+    tgt = buf_tgt[base:base + cnt].copy()
+    src = buf_src[base:base + cnt].copy()
+    d = buf_d[base:base + cnt].copy()
+    fill = ptr[:-1].copy()
+    for e in range(cnt):
+        p = _part_of(tgt[e], n)
+        o = base + fill[p]
+        buf_tgt[o] = tgt[e]
+        buf_src[o] = src[e]
+        buf_d[o] = d[e]
+        fill[p] += 1
 
 
 @njit(cache=True, parallel=True)
-def _apply_proposals(nind, ndst, lab, n_slices, buf_tgt, buf_src, buf_d, counts):
-    """Offer the proposals to their target lists; each of ``_APPLY_PARTS`` node ranges is
-    updated by one thread (a list keeps its k smallest offers whatever their order)."""
-    n = nind.shape[0]
+def _apply_proposals(nind, ndst, lab, n_slices, buf_tgt, buf_src, buf_d, part_ptr):
+    """Offer the proposals to their target lists, each of the ``_APPLY_PARTS`` parts (ranges
+    of nodes small enough for their lists to stay in cache) by one thread, reading only its
+    own proposals; a list keeps its k smallest offers whatever their order."""
     cap = buf_tgt.shape[0] // n_slices
     for part in prange(_APPLY_PARTS):
-        lo = part * n // _APPLY_PARTS
-        hi = (part + 1) * n // _APPLY_PARTS
         for cc in range(n_slices):
-            for e in range(cc * cap, cc * cap + counts[cc]):
-                a = buf_tgt[e]
-                if lo <= a < hi:
-                    _push_checked(nind, ndst, a, buf_src[e], buf_d[e], lab)
+            for e in range(cc * cap + part_ptr[cc, part], cc * cap + part_ptr[cc, part + 1]):
+                _push_checked(nind, ndst, buf_tgt[e], buf_src[e], buf_d[e], lab)
 
 
 @njit(cache=True, parallel=True)
@@ -446,6 +594,7 @@ class _Proposals:
         self.src = np.empty(size, dtype=self.idx_dtype)
         self.d = np.empty(size, dtype=self.dist_dtype)
         self.counts = np.zeros(_JOIN_BATCH, dtype=np.int64)
+        self.part_ptr = np.zeros((_JOIN_BATCH, _APPLY_PARTS + 1), dtype=np.int64)
         self.cap = cap
 
     def fill(self, X, ind, dst, isnew, rptr, rsrc, rnew, lab, c0, c1):
@@ -454,7 +603,7 @@ class _Proposals:
             n_slices = c1 - c0
             slice_cap = self.tgt.shape[0] // n_slices
             _join_proposals(X, ind, dst, isnew, rptr, rsrc, rnew, lab, c0, c1, self.tgt,
-                            self.src, self.d, self.counts)
+                            self.src, self.d, self.counts, self.part_ptr)
             largest = int(self.counts[:n_slices].max())
             if largest <= slice_cap:
                 return n_slices
@@ -476,7 +625,7 @@ def _descent_round(X, ind, dst, isnew, rptr, rsrc, rnew, nind, ndst, nnew, lab, 
         c1 = min(_CHUNKS, c0 + _JOIN_BATCH)
         n_slices = proposals.fill(X, ind, dst, isnew, rptr, rsrc, rnew, lab, c0, c1)
         _apply_proposals(nind, ndst, lab, n_slices, proposals.tgt, proposals.src,
-                         proposals.d, proposals.counts)
+                         proposals.d, proposals.part_ptr)
     return _new_flags(ind, nind, nnew)
 
 
