@@ -28,6 +28,7 @@ proposal buffers of one batch of chunks (about 100 MB at n = 10^6 with lists of 
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -39,8 +40,6 @@ _CHUNKS = 256
 # ranges (one thread each) the proposals are applied to.
 _JOIN_BATCH = 16
 _APPLY_PARTS = 64
-# Ranges of nodes whose reverse lists are gathered by one thread (each reads all lists).
-_REVERSE_PARTS = 8
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -265,13 +264,16 @@ def _reverse_lists(ind, dst, isnew, max_reverse, lab):
     first), ``n_new[q]`` of them, then the others (nearest first).
     """
     n = ind.shape[0]
+    # one range of nodes per thread, each thread reading all lists (the content and order of
+    # the reverse lists do not depend on the number of ranges)
+    parts = numba.get_num_threads()
     count = np.zeros(n + 1, dtype=np.int64)
-    _count_reverse(ind, count)
+    _count_reverse(ind, count, parts)
     full_ptr = np.cumsum(count)
     full_src = np.empty(full_ptr[n], dtype=ind.dtype)
     full_d = np.empty(full_ptr[n], dtype=dst.dtype)
     full_new = np.empty(full_ptr[n], dtype=np.bool_)
-    _scatter_reverse(ind, dst, isnew, full_ptr, full_src, full_d, full_new)
+    _scatter_reverse(ind, dst, isnew, full_ptr, full_src, full_d, full_new, parts)
     ptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.minimum(np.diff(full_ptr), max_reverse), out=ptr[1:])
     src = np.empty(ptr[n], dtype=ind.dtype)
@@ -281,13 +283,13 @@ def _reverse_lists(ind, dst, isnew, max_reverse, lab):
 
 
 @njit(cache=True, parallel=True)
-def _count_reverse(ind, count):
-    """``count[q + 1]`` = number of lists holding q; each of ``_REVERSE_PARTS`` ranges of q is
-    counted by one thread, reading all lists."""
+def _count_reverse(ind, count, parts):
+    """``count[q + 1]`` = number of lists holding q; each of ``parts`` ranges of q is counted
+    by one thread, reading all lists."""
     n, k = ind.shape
-    for part in prange(_REVERSE_PARTS):
-        lo = part * n // _REVERSE_PARTS
-        hi = (part + 1) * n // _REVERSE_PARTS
+    for part in prange(parts):
+        lo = part * n // parts
+        hi = (part + 1) * n // parts
         for p in range(n):
             for s in range(k):
                 q = ind[p, s]
@@ -296,13 +298,13 @@ def _count_reverse(ind, count):
 
 
 @njit(cache=True, parallel=True)
-def _scatter_reverse(ind, dst, isnew, full_ptr, full_src, full_d, full_new):
+def _scatter_reverse(ind, dst, isnew, full_ptr, full_src, full_d, full_new, parts):
     """Write every list entry (p, s) to q = ind[p, s]'s reverse range, in increasing p (each
     range of q by one thread)."""
     n, k = ind.shape
-    for part in prange(_REVERSE_PARTS):
-        lo = part * n // _REVERSE_PARTS
-        hi = (part + 1) * n // _REVERSE_PARTS
+    for part in prange(parts):
+        lo = part * n // parts
+        hi = (part + 1) * n // parts
         fill = full_ptr[lo:hi].copy()
         for p in range(n):
             for s in range(k):
