@@ -250,6 +250,50 @@ def test_block_multigrid_cycle_is_spd_and_convergent(monkeypatch):
     np.testing.assert_allclose(vals, dense_laplacian_eigenvalues(G)[:5], atol=1e-10)
 
 
+def _first_coarse_level(shifted, near_null):
+    """Rows and nonzeros of the first aggregation level, computed here from pyamg's routines."""
+    from pyamg.aggregation import fit_candidates, standard_aggregation
+    from pyamg.strength import symmetric_strength_of_connection
+
+    aggregates = standard_aggregation(symmetric_strength_of_connection(shifted))[0]
+    T = fit_candidates(aggregates.tocsr(), near_null[:, None])[0].tocsr()
+    coarse = (T.T @ (shifted @ T)).tocsr()
+    return coarse.shape[0], coarse.nnz
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_multigrid_keeps_a_coarse_level_by_its_nonzeros_and_the_cycle_work(seed):
+    # A ring lattice plus random chords: aggregation shrinks the rows a lot but keeps a good
+    # share of the nonzeros (as on a union of kNN graphs of several views). The level is kept
+    # exactly when its nonzeros are within min_reduction of the finer level's and the work of a
+    # cycle (nonzeros x visits) stays within max_work.
+    rng = np.random.default_rng(seed)
+    n = 3000
+    ring = sp.diags([np.ones(n - 1), np.ones(n - 1)], [-1, 1], shape=(n, n))
+    chords = sp.coo_matrix((np.ones(2 * n), (rng.integers(0, n, 2 * n), rng.integers(0, n, 2 * n))),
+                           shape=(n, n))
+    G = (ring + chords + chords.T).tocsr()
+    G.setdiag(0)
+    G.eliminate_zeros()
+    d = np.asarray(G.sum(axis=1)).ravel()
+    scale = sp.diags(d ** -0.5)
+    shifted = ((1 + 1e-5) * sp.identity(n) - scale @ G @ scale).tocsr()
+    rows, nnz = _first_coarse_level(shifted, np.sqrt(d))
+    ratio = nnz / shifted.nnz
+    assert rows < n / 2 and 0.05 < ratio < 0.95
+
+    def levels(**kw):
+        return len(spectral_module._BlockVCycle(shifted, np.sqrt(d), max_coarse=rows,
+                                                 sweeps=1, coarse_cycles=2, **kw).levels)
+
+    assert levels() == 1  # the defaults keep it (3/4 of the nonzeros, 4 cycles' work)
+    assert levels(min_reduction=ratio * 1.01, max_work=100.0) == 1
+    assert levels(min_reduction=ratio * 0.99, max_work=100.0) == 0
+    # the first coarse level is visited twice per cycle (two coarse cycles)
+    assert levels(min_reduction=1.0, max_work=1 + 2 * ratio * 1.01) == 1
+    assert levels(min_reduction=1.0, max_work=1 + 2 * ratio * 0.99) == 0
+
+
 def test_lobpcg_non_convergence_warns(planted, monkeypatch):
     monkeypatch.setattr(spectral_module, "_LOBPCG_MAXITER", 1)
     monkeypatch.setattr(spectral_module, "_AMG_MAX_COARSE", 12)
