@@ -548,10 +548,29 @@ def test_size_parameters_beyond_memory_are_refused_up_front(monkeypatch):
         knn_union_edges(VIEWS, 20)
     with pytest.raises(ValueError, match="n_neighbors asks for .* reduce n_neighbors"):
         multiview_graph_clustering(VIEWS, 3, n_neighbors=20)
+    # the (24, 20) float64 embedding takes 3840 bytes
+    monkeypatch.setenv("NORMGRAPH_MAX_BYTES", "3000")
     with pytest.raises(ValueError, match="n_components asks for .* reduce n_components"):
         spectral_embedding_njw(GRAPH, 20)
     with pytest.raises(ValueError, match="n_clusters asks for .* reduce n_clusters"):
         spectral_clustering_njw(GRAPH, 20)
+
+
+def test_edge_array_budget_is_counted_in_bytes(monkeypatch):
+    """The up-front check counts bytes once: 3 (V, m) float64 arrays (2 in a lean fit) + 3 of
+    length m for m = V n k edges (it used to count them 8 times, refusing 10^7 samples on a
+    25 GB machine)."""
+    n, k, n_views = VIEWS[0].shape[0], 5, len(VIEWS)
+    for n_arrays, fit in [
+        (3, lambda: multiview_graph_clustering(VIEWS, 3, n_neighbors=k, random_state=0)["labels"]),
+        (2, lambda: MultiViewGraphClusterer(3, n_neighbors=k, random_state=0).fit(VIEWS).labels_),
+    ]:
+        edge_bytes = (n_arrays * n_views * 8 + 3 * 8) * n_views * n * k
+        monkeypatch.setenv("NORMGRAPH_MAX_BYTES", str(int(1.05 * edge_bytes)))
+        assert fit().shape == (n,)
+        monkeypatch.setenv("NORMGRAPH_MAX_BYTES", str(int(0.95 * edge_bytes)))
+        with pytest.raises(ValueError, match="n_neighbors asks for .* the edge arrays"):
+            fit()
 
 
 def test_one_cluster_everywhere():

@@ -120,8 +120,9 @@ def _validate_inputs(views, p):
     # Up to m = V n k edges; the solver holds 2 (lean) to 3 V x m arrays plus a few of length m.
     n_views = len(views)
     per_edge = (3 if p["keep_intermediate"] else 2) * n_views * dtype.itemsize + 3 * 8
-    check_allocation(per_edge * n_views * n * k, "n_neighbors", what="the edge arrays")
-    check_allocation(8 * n * p["n_clusters"], "n_clusters", what="the spectral embedding")
+    check_allocation(per_edge * n_views * n * k, "n_neighbors", itemsize=1,
+                     what="the edge arrays")
+    check_allocation(n * p["n_clusters"], "n_clusters", what="the spectral embedding")
     return views, metrics, dtype
 
 

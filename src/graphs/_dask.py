@@ -173,7 +173,7 @@ def _check_dask_params(p, n, metrics):
             f"n_clusters = {p['n_clusters']} must be < n_samples = {n} on Dask arrays (ARPACK)"
         )
     # client-side arrays: Lanczos vectors and the embedding
-    check_allocation(8 * n * (max(2 * p["n_clusters"] + 1, 20) + 2 * p["n_clusters"]),
+    check_allocation(n * (max(2 * p["n_clusters"] + 1, 20) + 2 * p["n_clusters"]),
                      "n_clusters", what="the Lanczos vectors and the spectral embedding")
 
 

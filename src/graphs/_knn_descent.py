@@ -399,19 +399,7 @@ def _joined_nodes(ind, isnew, rptr, rsrc, rnew, u, nb, fl, tmp):
             nb[m] = q
             fl[m] = nw
             m += 1
-    n_new = 0
-    for i in range(m):
-        if fl[i]:
-            n_new += 1
-    a = 0
-    b = n_new
-    for i in range(m):
-        if fl[i]:
-            tmp[a] = nb[i]
-            a += 1
-        else:
-            tmp[b] = nb[i]
-            b += 1
+    n_new = _split_new_first(nb, fl, 0, m, tmp, 0)
     for i in range(m):
         nb[i] = tmp[i]
     return m, n_new

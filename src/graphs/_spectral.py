@@ -477,7 +477,7 @@ def spectral_embedding_njw(G, n_components, *, eigen_solver="auto", random_state
     G = _check_graph(G)
     n_components = check_int(n_components, "n_components", high=G.shape[0])
     # eigensolver blocks: a few (n, n_components) arrays
-    check_allocation(8 * G.shape[0] * n_components, "n_components", what="the eigenvector blocks")
+    check_allocation(G.shape[0] * n_components, "n_components", what="the eigenvector blocks")
     return _embedding(G, n_components, eigen_solver, check_random_state(random_state), tol,
                       verbose, t0)
 
@@ -624,7 +624,7 @@ def spectral_clustering_njw(G, n_clusters, *, eigen_solver="auto", assign_labels
     check_random_state_param(random_state)
     G = _check_graph(G)
     n_clusters = check_int(n_clusters, "n_clusters", high=G.shape[0])
-    check_allocation(8 * G.shape[0] * n_clusters, "n_clusters", what="the eigenvector blocks")
+    check_allocation(G.shape[0] * n_clusters, "n_clusters", what="the eigenvector blocks")
     rng = check_random_state(random_state)
     _, vectors = _embedding(G, n_clusters, eigen_solver, rng, tol, verbose, t0)
     del G
