@@ -247,6 +247,26 @@ def test_certified_block_max_bounds_every_block(seed, nb, c):
     assert rq >= exact[i] * (1 - 1e-6)
 
 
+@settings(max_examples=40)
+@given(st.integers(0, 10**6), st.integers(1, 30), st.integers(1, 20))
+def test_cholesky_check_flags_exactly_the_blocks_not_below_the_shift(seed, nb, c):
+    """lam I - A factorises iff lam > lambda_max(A), block by block (eigvalsh reference);
+    shifts are kept 1e-6 away from every eigenvalue, far beyond rounding."""
+    import torch
+
+    from normgraph.norms._l2_embed import _not_factorized
+
+    rng = np.random.default_rng(seed)
+    B = rng.standard_normal((nb, c, c)) + 1j * rng.standard_normal((nb, c, c))
+    A = np.conj(np.swapaxes(B, -1, -2)) @ B
+    top = np.linalg.eigvalsh(A)[:, -1]
+    lam = float(np.median(top)) * (1 + 1e-3 * rng.standard_normal())
+    lam = lam if np.all(np.abs(top - lam) > 1e-6 * lam) else float(top.max()) * 1.01
+    M = lam * np.eye(c) - A
+    fail = _not_factorized(torch.from_numpy(M.copy())).numpy()
+    np.testing.assert_array_equal(fail, top >= lam)
+
+
 @pytest.mark.parametrize("seed", range(8))
 def test_float32_lanczos_lower_is_certified(seed):
     """Lanczos in float32 (torch convs), final ratio in float64: never above the dense sigma_1."""
