@@ -449,6 +449,20 @@ def _listed(ind, a, b):
     return False
 
 
+@njit(cache=True, inline="always")
+def _offer(ind, lab, tgt, src, d, thd_t, thi_t, buf_tgt, buf_src, buf_d, base, cnt, cap):
+    """Buffer the proposal ``src`` for the list of ``tgt`` if it beats that list's threshold
+    ``(thd_t, thi_t)`` and is not listed there yet; returns the new count (a count past
+    ``cap`` tells the caller to grow the buffer and join the chunk again)."""
+    if _less(d, src, thd_t, thi_t, lab) and not _listed(ind, tgt, src):
+        if cnt < cap:
+            buf_tgt[base + cnt] = tgt
+            buf_src[base + cnt] = src
+            buf_d[base + cnt] = d
+        cnt += 1
+    return cnt
+
+
 @njit(cache=True, parallel=True)
 def _join_proposals(X, ind, dst, isnew, rptr, rsrc, rnew, lab, c0, c1, buf_tgt, buf_src,
                     buf_d, counts, part_ptr):
@@ -494,18 +508,10 @@ def _join_proposals(X, ind, dst, isnew, rptr, rsrc, rnew, lab, c0, c1, buf_tgt, 
                 for j in range(i + 1, m):
                     d = dd[j]
                     b = nb[j]
-                    if _less(d, b, thd[i], thi[i], lab) and not _listed(ind, a, b):
-                        if cnt < cap:
-                            buf_tgt[base + cnt] = a
-                            buf_src[base + cnt] = b
-                            buf_d[base + cnt] = d
-                        cnt += 1
-                    if _less(d, a, thd[j], thi[j], lab) and not _listed(ind, b, a):
-                        if cnt < cap:
-                            buf_tgt[base + cnt] = b
-                            buf_src[base + cnt] = a
-                            buf_d[base + cnt] = d
-                        cnt += 1
+                    cnt = _offer(ind, lab, a, b, d, thd[i], thi[i], buf_tgt, buf_src, buf_d,
+                                 base, cnt, cap)
+                    cnt = _offer(ind, lab, b, a, d, thd[j], thi[j], buf_tgt, buf_src, buf_d,
+                                 base, cnt, cap)
         counts[cc] = cnt
         if cnt <= cap:
             _group_by_part(buf_tgt, buf_src, buf_d, base, cnt, n, part_ptr[cc])
