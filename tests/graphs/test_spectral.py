@@ -286,7 +286,7 @@ def test_multigrid_keeps_a_coarse_level_by_its_nonzeros_and_the_cycle_work(seed)
         return len(spectral_module._BlockVCycle(shifted, np.sqrt(d), max_coarse=rows,
                                                  sweeps=1, coarse_cycles=2, **kw).levels)
 
-    assert levels() == 1  # the defaults keep it (3/4 of the nonzeros, 4 cycles' work)
+    assert levels() == 1  # the defaults keep it (fewer nonzeros, 4 cycles' work)
     assert levels(min_reduction=ratio * 1.01, max_work=100.0) == 1
     assert levels(min_reduction=ratio * 0.99, max_work=100.0) == 0
     # the first coarse level is visited twice per cycle (two coarse cycles)
