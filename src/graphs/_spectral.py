@@ -196,18 +196,19 @@ class _BlockVCycle:
     The hierarchy is plain (unsmoothed) aggregation built with pyamg's strength, aggregation and
     candidate-fitting routines, with ``D^{1/2} 1`` (the null vector of the normalised Laplacian)
     as the near-null-space candidate. Coarsening stops early when a coarse operator would keep
-    more than ``min_reduction`` (all) of the nonzeros of the finer one, or would bring the
-    work of one cycle (nonzeros times visits, summed over the levels) past ``max_work``
-    times that of the finest level: on expander-like graphs (random edges) aggregation only
-    densifies the operator, and the spectrum is well separated anyway, so fewer levels are
-    cheaper. A union of kNN graphs of several views is in between: its first coarse level
-    has 2 % of the rows but about 65 % of the nonzeros at 10^6 nodes and 80 % at 10^7, and it is
-    worth keeping, for its Galerkin eigenvectors start LOBPCG close to the answer (at 10^7,
-    dropped by a 3/4 rule: 17 cold LOBPCG iterations, 215 s; kept: 2 iterations, 23 s); the
-    work cap alone bounds what a dense coarse level costs. The cycle is written here so that each level does sparse x
-    dense-block products (``A @ X`` with X of shape (n, m)) instead of m vector cycles, with
-    weighted-Jacobi smoothing (weight 4 / (3 rho), rho the Gershgorin bound of D^-1 A) and a
-    dense Cholesky solve on the coarsest level (or more Jacobi sweeps when it is still large).
+    more than ``min_reduction`` times the nonzeros of the finer one (by default: when it has
+    more nonzeros), or would bring the work of one cycle (nonzeros times visits, summed over
+    the levels) past ``max_work`` times that of the finest level: on expander-like graphs
+    (random edges) aggregation only densifies the operator, and the spectrum is well
+    separated anyway, so fewer levels are cheaper. A union of kNN graphs of several views is
+    in between: its first coarse level has 2 % of the rows but about 65 % of the nonzeros at
+    10^6 nodes and 80 % at 10^7, and it is worth keeping, for its Galerkin eigenvectors start
+    LOBPCG close to the answer (at 10^7, dropped by a 3/4 rule: 17 cold LOBPCG iterations,
+    215 s; kept: 2 iterations, 23 s); the work cap bounds what a dense coarse level costs.
+    The cycle is written here so that each level does sparse x dense-block products
+    (``A @ X`` with X of shape (n, m)) instead of m vector cycles, with weighted-Jacobi
+    smoothing (weight 4 / (3 rho), rho the Gershgorin bound of D^-1 A) and a dense Cholesky
+    solve on the coarsest level (or more Jacobi sweeps when it is still large).
     """
 
     def __init__(self, shifted, near_null, *, max_coarse, sweeps, coarse_cycles=1,

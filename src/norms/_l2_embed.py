@@ -363,8 +363,9 @@ def _not_factorized(M):
     import torch
     from scipy.linalg import lapack
 
-    potrf = lapack.get_lapack_funcs("potrf", (M.numpy()[:1],))
-    info = [potrf(block.T, lower=True, clean=False, overwrite_a=True)[1] for block in M.numpy()]
+    blocks = M.numpy()
+    potrf = lapack.get_lapack_funcs("potrf", (blocks,))
+    info = [potrf(block.T, lower=True, clean=False, overwrite_a=True)[1] for block in blocks]
     return torch.as_tensor(np.asarray(info, dtype=np.int64) != 0, dtype=torch.bool)
 
 
